@@ -1,0 +1,448 @@
+//! Settings read from the environment once at start-up, validated before anything runs.
+//!
+//! Every variable name is a `const` here; [`Settings::from_lookup`] takes the lookup as a
+//! parameter so tests never touch the process environment.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+/// HTTP-mode port.
+pub const PORT: &str = "PORT";
+/// HTTP-mode bind address.
+pub const HOST: &str = "HOST";
+/// Base path every route is mounted under.
+pub const ROOT_PATH: &str = "ROOT_PATH";
+/// Request body limit in bytes.
+pub const MAX_BODY_BYTES: &str = "MAX_BODY_BYTES";
+/// How long in-flight requests may take to finish after SIGTERM/SIGINT.
+pub const SHUTDOWN_TIMEOUT_SECS: &str = "SHUTDOWN_TIMEOUT_SECS";
+/// Log filter, in env_logger's syntax.
+pub const RUST_LOG: &str = "RUST_LOG";
+
+/// Lambda's synchronous invocation payload limit; local runs fail the same way production does.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
+const DEFAULT_PORT: u16 = 8080;
+const DEFAULT_HOST: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 10;
+const DEFAULT_LOG_FILTER: &str = "info";
+const LOG_LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+
+/// The validated configuration.
+///
+/// | variable                | meaning                              | default   |
+/// |-------------------------|--------------------------------------|-----------|
+/// | `PORT`                  | HTTP-mode port (0 picks a free one)  | `8080`    |
+/// | `HOST`                  | HTTP-mode bind address               | `0.0.0.0` |
+/// | `ROOT_PATH`             | base path for all routes             | `/`       |
+/// | `MAX_BODY_BYTES`        | request body limit                   | `6291456` |
+/// | `SHUTDOWN_TIMEOUT_SECS` | grace period for in-flight requests  | `10`      |
+/// | `RUST_LOG`              | log filter                           | `info`    |
+///
+/// An empty variable counts as unset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// `HOST`
+    pub host: Host,
+    /// `PORT`
+    pub port: u16,
+    /// `ROOT_PATH`, normalised.
+    pub root_path: RootPath,
+    /// `MAX_BODY_BYTES`
+    pub max_body_bytes: usize,
+    /// `SHUTDOWN_TIMEOUT_SECS`
+    pub shutdown_timeout: Duration,
+    /// `RUST_LOG`, validated.
+    pub log_filter: String,
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(env_lookup)
+    }
+
+    /// Reads settings through `lookup`, which returns a variable's value or `None` when unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|value| !value.is_empty());
+        Ok(Settings {
+            host: get(HOST).map_or(Ok(Host::Ip(DEFAULT_HOST)), |v| Host::parse(&v))?,
+            port: get(PORT).map_or(Ok(DEFAULT_PORT), |v| parse_port(&v))?,
+            root_path: get(ROOT_PATH).map_or(Ok(RootPath::default()), |v| RootPath::parse(&v))?,
+            max_body_bytes: get(MAX_BODY_BYTES)
+                .map_or(Ok(DEFAULT_MAX_BODY_BYTES), |v| parse_body_limit(&v))?,
+            shutdown_timeout: get(SHUTDOWN_TIMEOUT_SECS)
+                .map_or(Ok(DEFAULT_SHUTDOWN_TIMEOUT_SECS), |v| {
+                    parse_shutdown_secs(&v)
+                })
+                .map(Duration::from_secs)?,
+            log_filter: get(RUST_LOG).map_or(Ok(DEFAULT_LOG_FILTER.to_owned()), |v| {
+                validate_log_filter(&v).map(|()| v)
+            })?,
+        })
+    }
+}
+
+/// Looks a variable up in the process environment. A value that is not UTF-8 is kept, lossily,
+/// so that validation rejects it with the variable's name instead of treating it as unset.
+pub fn env_lookup(name: &str) -> Option<String> {
+    std::env::var_os(name).map(|value| value.to_string_lossy().into_owned())
+}
+
+/// Where HTTP mode listens: an IP literal, or `localhost`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Host {
+    /// An IPv4 or IPv6 address; `0.0.0.0` or `::` listen on every interface.
+    Ip(IpAddr),
+    /// Every address `localhost` resolves to.
+    Localhost,
+}
+
+impl Host {
+    fn parse(value: &str) -> Result<Self, ConfigError> {
+        if value.eq_ignore_ascii_case("localhost") {
+            return Ok(Host::Localhost);
+        }
+        let unbracketed = value
+            .strip_prefix('[')
+            .and_then(|v| v.strip_suffix(']'))
+            .unwrap_or(value);
+        unbracketed.parse().map(Host::Ip).map_err(|_| {
+            ConfigError::new(
+                HOST,
+                value,
+                "expected an IP address such as 0.0.0.0, 127.0.0.1 or ::1, or localhost",
+            )
+        })
+    }
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Host::Ip(ip) => ip.fmt(f),
+            Host::Localhost => f.write_str("localhost"),
+        }
+    }
+}
+
+/// The base path routes are mounted under, normalised: `api`, `/api` and `/api/` are all `/api`;
+/// the root is stored as the empty prefix.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RootPath {
+    prefix: String,
+}
+
+impl RootPath {
+    /// Parses and normalises a `ROOT_PATH` value.
+    pub fn parse(value: &str) -> Result<Self, ConfigError> {
+        let trimmed = value.trim_matches('/');
+        if trimmed.is_empty() {
+            return Ok(RootPath::default());
+        }
+        let invalid = |reason: &str| ConfigError::new(ROOT_PATH, value, reason);
+        if let Some(c) = trimmed.chars().find(|c| !is_path_char(*c)) {
+            return Err(invalid(&format!(
+                "{c:?} is not allowed; use letters, digits and - . _ ~ ! $ & ' ( ) * + , ; = : @ separated by /"
+            )));
+        }
+        if trimmed.split('/').any(str::is_empty) {
+            return Err(invalid("it has an empty segment (//)"));
+        }
+        Ok(RootPath {
+            prefix: format!("/{trimmed}"),
+        })
+    }
+
+    /// The full path of a route: `join("/health")` is `/api/health` under `/api`. `join("/")`
+    /// is the root itself: `/` or `/api`.
+    pub fn join(&self, route: &str) -> String {
+        match (self.prefix.as_str(), route) {
+            ("", route) => route.to_owned(),
+            (prefix, "/") => prefix.to_owned(),
+            (prefix, route) => format!("{prefix}{route}"),
+        }
+    }
+}
+
+impl fmt::Display for RootPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.join("/"))
+    }
+}
+
+/// RFC 3986 `pchar` without percent-escapes, so a route pattern can never need decoding.
+fn is_path_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=:@/".contains(c)
+}
+
+fn parse_port(value: &str) -> Result<u16, ConfigError> {
+    value
+        .parse()
+        .map_err(|_| ConfigError::new(PORT, value, "expected a whole number from 0 to 65535"))
+}
+
+fn parse_body_limit(value: &str) -> Result<usize, ConfigError> {
+    match value.parse::<usize>() {
+        Ok(limit) if limit > 0 => Ok(limit),
+        _ => Err(ConfigError::new(
+            MAX_BODY_BYTES,
+            value,
+            "expected a whole number of bytes, at least 1",
+        )),
+    }
+}
+
+fn parse_shutdown_secs(value: &str) -> Result<u64, ConfigError> {
+    match value.parse::<u64>() {
+        Ok(secs) if secs <= 3600 => Ok(secs),
+        _ => Err(ConfigError::new(
+            SHUTDOWN_TIMEOUT_SECS,
+            value,
+            "expected a whole number of seconds from 0 to 3600",
+        )),
+    }
+}
+
+/// env_logger reads a bare word that is not a level as a target name, so `RUST_LOG=inof` would
+/// silently turn logging off. We accept bare words only when they are levels; a target filter
+/// is written `target=level`.
+fn validate_log_filter(value: &str) -> Result<(), ConfigError> {
+    let directives = value.split('/').next().unwrap_or_default();
+    for directive in directives.split(',').map(str::trim) {
+        let level = match directive.split_once('=') {
+            Some((target, level)) if !target.trim().is_empty() => level.trim(),
+            Some(_) => {
+                return Err(ConfigError::new(
+                    RUST_LOG,
+                    value,
+                    "a directive has '=' but no target before it",
+                ))
+            }
+            None if directive.is_empty() => continue,
+            None => directive,
+        };
+        if !LOG_LEVELS.iter().any(|l| l.eq_ignore_ascii_case(level)) {
+            return Err(ConfigError::new(
+                RUST_LOG,
+                value,
+                &format!(
+                    "{level:?} is not a log level (off, error, warn, info, debug, trace); \
+                     filter a target with target=level"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A configuration value that cannot be used. Its `Display` is the one line the user sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    variable: &'static str,
+    value: Option<String>,
+    reason: String,
+}
+
+impl ConfigError {
+    /// A variable that is set to an unusable value.
+    pub fn new(variable: &'static str, value: &str, reason: &str) -> Self {
+        ConfigError {
+            variable,
+            value: Some(value.to_owned()),
+            reason: reason.to_owned(),
+        }
+    }
+
+    /// A variable that must be set but is not.
+    pub fn missing(variable: &'static str, reason: &str) -> Self {
+        ConfigError {
+            variable,
+            value: None,
+            reason: reason.to_owned(),
+        }
+    }
+
+    /// The variable at fault.
+    pub fn variable(&self) -> &'static str {
+        self.variable
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.value {
+            // Debug formatting quotes the value and escapes control characters, so the message
+            // stays on one line whatever the variable holds.
+            Some(value) => write!(f, "invalid {}={value:?}: {}", self.variable, self.reason),
+            None => write!(f, "{} is not set: {}", self.variable, self.reason),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        Settings::from_lookup(|name| {
+            vars.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+        })
+    }
+
+    fn error_for(vars: &[(&str, &str)]) -> ConfigError {
+        settings(vars).expect_err("settings should be rejected")
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.port, 8080);
+        assert_eq!(s.host, Host::Ip("0.0.0.0".parse().unwrap()));
+        assert_eq!(s.root_path.to_string(), "/");
+        assert_eq!(s.max_body_bytes, 6_291_456);
+        assert_eq!(s.shutdown_timeout, Duration::from_secs(10));
+        assert_eq!(s.log_filter, "info");
+    }
+
+    #[test]
+    fn empty_values_count_as_unset() {
+        let s = settings(&[("PORT", ""), ("ROOT_PATH", ""), ("RUST_LOG", "")]).unwrap();
+        assert_eq!(s, settings(&[]).unwrap());
+    }
+
+    #[test]
+    fn root_path_spellings_normalise_to_one_prefix() {
+        for spelling in ["api", "/api", "/api/", "//api//"] {
+            let root = RootPath::parse(spelling).unwrap();
+            assert_eq!(root.to_string(), "/api", "{spelling}");
+            assert_eq!(root.join("/health"), "/api/health");
+            assert_eq!(root.join("/"), "/api");
+        }
+        assert_eq!(RootPath::parse("/").unwrap().join("/"), "/");
+        assert_eq!(
+            RootPath::parse("/v1/api").unwrap().join("/echo"),
+            "/v1/api/echo"
+        );
+    }
+
+    #[test]
+    fn root_path_rejects_characters_that_break_urls() {
+        for bad in [
+            "/my api", "/api?x", "/api#top", "/apí", "/a\nb", "/a%20b", "/{id}",
+        ] {
+            let err = error_for(&[("ROOT_PATH", bad)]);
+            assert_eq!(err.variable(), "ROOT_PATH", "{bad}");
+            assert!(!err.to_string().contains('\n'), "{err}");
+        }
+    }
+
+    #[test]
+    fn root_path_rejects_empty_segments() {
+        let err = error_for(&[("ROOT_PATH", "/a//b")]);
+        assert_eq!(
+            err.to_string(),
+            r#"invalid ROOT_PATH="/a//b": it has an empty segment (//)"#
+        );
+    }
+
+    #[test]
+    fn port_must_be_a_number_in_range() {
+        for bad in ["http", "80a", "-1", "65536", "8080 "] {
+            let err = error_for(&[("PORT", bad)]);
+            assert!(err.to_string().starts_with("invalid PORT="), "{err}");
+        }
+        assert_eq!(settings(&[("PORT", "0")]).unwrap().port, 0);
+        assert_eq!(settings(&[("PORT", "65535")]).unwrap().port, 65535);
+    }
+
+    #[test]
+    fn port_error_names_the_variable_and_the_value() {
+        let err = error_for(&[("PORT", "eighty")]);
+        assert_eq!(
+            err.to_string(),
+            r#"invalid PORT="eighty": expected a whole number from 0 to 65535"#
+        );
+    }
+
+    #[test]
+    fn host_accepts_ip_literals_and_localhost() {
+        assert_eq!(
+            settings(&[("HOST", "::1")]).unwrap().host.to_string(),
+            "::1"
+        );
+        assert_eq!(
+            settings(&[("HOST", "[::1]")]).unwrap().host.to_string(),
+            "::1"
+        );
+        assert_eq!(
+            settings(&[("HOST", "LOCALHOST")]).unwrap().host,
+            Host::Localhost
+        );
+        for bad in ["0.0.0.0.0", "example.com", "256.1.1.1", "127.0.0.1:80"] {
+            assert_eq!(error_for(&[("HOST", bad)]).variable(), "HOST", "{bad}");
+        }
+    }
+
+    #[test]
+    fn body_limit_must_be_positive() {
+        assert_eq!(
+            settings(&[("MAX_BODY_BYTES", "1")]).unwrap().max_body_bytes,
+            1
+        );
+        for bad in ["0", "-5", "6MB", "1e6"] {
+            assert_eq!(
+                error_for(&[("MAX_BODY_BYTES", bad)]).variable(),
+                "MAX_BODY_BYTES"
+            );
+        }
+    }
+
+    #[test]
+    fn shutdown_timeout_is_bounded() {
+        let s = settings(&[("SHUTDOWN_TIMEOUT_SECS", "0")]).unwrap();
+        assert_eq!(s.shutdown_timeout, Duration::ZERO);
+        for bad in ["3601", "ten", "1.5"] {
+            let err = error_for(&[("SHUTDOWN_TIMEOUT_SECS", bad)]);
+            assert_eq!(err.variable(), "SHUTDOWN_TIMEOUT_SECS");
+        }
+    }
+
+    #[test]
+    fn log_filter_accepts_levels_and_target_directives() {
+        for good in [
+            "off",
+            "DEBUG",
+            "info,actix_server=warn",
+            "warn,rust_hybrid_api=trace/REQ",
+        ] {
+            assert_eq!(settings(&[("RUST_LOG", good)]).unwrap().log_filter, good);
+        }
+    }
+
+    #[test]
+    fn log_filter_rejects_a_misspelt_level() {
+        let err = error_for(&[("RUST_LOG", "inof")]);
+        assert!(err
+            .to_string()
+            .starts_with(r#"invalid RUST_LOG="inof": "inof" is not a log level"#));
+        assert_eq!(
+            error_for(&[("RUST_LOG", "actix=loud")]).variable(),
+            "RUST_LOG"
+        );
+        assert_eq!(error_for(&[("RUST_LOG", "=info")]).variable(), "RUST_LOG");
+    }
+
+    #[test]
+    fn missing_variable_message_reads_as_a_sentence() {
+        let err = ConfigError::missing("AWS_LAMBDA_FUNCTION_VERSION", "Lambda sets it");
+        assert_eq!(
+            err.to_string(),
+            "AWS_LAMBDA_FUNCTION_VERSION is not set: Lambda sets it"
+        );
+    }
+}

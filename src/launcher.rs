@@ -1,0 +1,293 @@
+//! The only code that knows about modes. Lambda mode when `AWS_LAMBDA_RUNTIME_API` (what
+//! lambda-web checks) or `AWS_LAMBDA_FUNCTION_NAME` (what the original Go service checked) is
+//! set; HTTP mode otherwise.
+//!
+//! lambda_runtime 0.7 panics when the Lambda environment is incomplete, so this module checks it
+//! first and turns a gap into a [`ConfigError`] naming the variable.
+
+use crate::app::{app, AppContext, Mode};
+use crate::config::{env_lookup, ConfigError, Settings};
+use crate::logging;
+use actix_web::dev::Server;
+use actix_web::HttpServer;
+use std::fmt;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+/// Host and port of the Lambda Runtime API.
+pub const AWS_LAMBDA_RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
+/// The function's name; set by Lambda.
+pub const AWS_LAMBDA_FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
+/// The function's memory in MB; set by Lambda, required by lambda_runtime.
+pub const AWS_LAMBDA_FUNCTION_MEMORY_SIZE: &str = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE";
+/// The function's version; set by Lambda, required by lambda_runtime.
+pub const AWS_LAMBDA_FUNCTION_VERSION: &str = "AWS_LAMBDA_FUNCTION_VERSION";
+
+const SET_BY_LAMBDA: &str =
+    "Lambda sets it; when emulating Lambda, set it too (or unset AWS_LAMBDA_* for HTTP mode)";
+
+/// The mode chosen from the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Launch {
+    /// Serve HTTP on `HOST:PORT`.
+    Http,
+    /// Poll the Runtime API at `runtime_api` (`host:port`).
+    Lambda {
+        /// Where the Runtime API listens.
+        runtime_api: String,
+    },
+}
+
+impl Launch {
+    /// Decides the mode from `lookup`, and checks that a Lambda environment is complete.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|value| !value.is_empty());
+        let runtime_api = get(AWS_LAMBDA_RUNTIME_API);
+        if runtime_api.is_none() && get(AWS_LAMBDA_FUNCTION_NAME).is_none() {
+            return Ok(Launch::Http);
+        }
+        let runtime_api = runtime_api.ok_or_else(|| {
+            ConfigError::missing(
+                AWS_LAMBDA_RUNTIME_API,
+                "AWS_LAMBDA_FUNCTION_NAME is set, so this is Lambda mode, which needs the \
+                 Runtime API address (host:port)",
+            )
+        })?;
+        check_runtime_api(&runtime_api)?;
+        for name in [AWS_LAMBDA_FUNCTION_NAME, AWS_LAMBDA_FUNCTION_VERSION] {
+            get(name).ok_or_else(|| ConfigError::missing(name, SET_BY_LAMBDA))?;
+        }
+        let memory = get(AWS_LAMBDA_FUNCTION_MEMORY_SIZE)
+            .ok_or_else(|| ConfigError::missing(AWS_LAMBDA_FUNCTION_MEMORY_SIZE, SET_BY_LAMBDA))?;
+        if memory.parse::<i32>().map_or(true, |mb| mb <= 0) {
+            return Err(ConfigError::new(
+                AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+                &memory,
+                "expected the function's memory in MB, such as 128",
+            ));
+        }
+        Ok(Launch::Lambda { runtime_api })
+    }
+}
+
+/// lambda_runtime turns the value into a URI authority and panics if it cannot.
+fn check_runtime_api(value: &str) -> Result<(), ConfigError> {
+    let valid = value.rsplit_once(':').is_some_and(|(host, port)| {
+        !host.is_empty()
+            && !host.contains(|c: char| c.is_whitespace() || "/?#@".contains(c))
+            && port.parse::<u16>().is_ok()
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            AWS_LAMBDA_RUNTIME_API,
+            value,
+            "expected host:port, such as 127.0.0.1:9001",
+        ))
+    }
+}
+
+/// Reads the environment, sets up logging and serves until shut down.
+pub fn run() -> Result<(), LaunchError> {
+    let settings = Settings::from_env()?;
+    let launch = Launch::from_lookup(env_lookup)?;
+    logging::init(&settings.log_filter);
+    install_panic_hook();
+    let system = actix_rt::System::new();
+    match launch {
+        Launch::Http => system.block_on(serve_http(&settings)),
+        Launch::Lambda { runtime_api } => system.block_on(serve_lambda(&settings, &runtime_api)),
+    }
+}
+
+/// Binds `HOST:PORT` and returns the server (not yet polled) with the addresses it listens on,
+/// so callers that bind port 0 learn the real port.
+pub fn http_server(settings: &Settings) -> Result<(Server, Vec<SocketAddr>), LaunchError> {
+    let ctx = AppContext::new(Mode::Http, settings);
+    let bind_error = |source| LaunchError::Bind {
+        address: format!("{}:{}", settings.host, settings.port),
+        source,
+    };
+    let server = HttpServer::new(move || app(ctx.clone()))
+        .shutdown_timeout(settings.shutdown_timeout.as_secs())
+        .bind((settings.host.to_string(), settings.port))
+        .map_err(bind_error)?;
+    let addresses = server.addrs();
+    Ok((server.run(), addresses))
+}
+
+async fn serve_http(settings: &Settings) -> Result<(), LaunchError> {
+    let (server, addresses) = http_server(settings)?;
+    let listen = addresses
+        .iter()
+        .map(SocketAddr::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    log::info!(
+        "starting mode=http listen={listen} root={} version={}",
+        settings.root_path,
+        env!("CARGO_PKG_VERSION")
+    );
+    server.await.map_err(LaunchError::Server)?;
+    log::info!("stopped");
+    Ok(())
+}
+
+async fn serve_lambda(settings: &Settings, runtime_api: &str) -> Result<(), LaunchError> {
+    let ctx = AppContext::new(Mode::Lambda, settings);
+    log::info!(
+        "starting mode=lambda runtime_api={runtime_api} root={} version={}",
+        settings.root_path,
+        env!("CARGO_PKG_VERSION")
+    );
+    lambda_web::run_actix_on_lambda(move || app(ctx.clone()))
+        .await
+        .map_err(|err| LaunchError::Lambda(err.to_string()))
+}
+
+/// lambda_runtime catches a panic in the handler (lambda-web panics on a URI or header it
+/// cannot build) and reports it as an invocation error. The default hook would also print a
+/// multi-line message; this one logs a single line instead.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        log::error!("panic at {location}: {payload:?}");
+    }));
+}
+
+/// Why the service could not start or stopped with an error.
+#[derive(Debug)]
+pub enum LaunchError {
+    /// A setting is invalid or missing.
+    Config(ConfigError),
+    /// The HTTP listener could not be bound.
+    Bind {
+        /// The `HOST:PORT` that was asked for.
+        address: String,
+        /// Why binding failed.
+        source: std::io::Error,
+    },
+    /// The HTTP server failed while running.
+    Server(std::io::Error),
+    /// The Lambda runtime loop failed.
+    Lambda(String),
+}
+
+impl LaunchError {
+    /// 2 for configuration errors, 1 otherwise.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            LaunchError::Config(_) => ExitCode::from(2),
+            _ => ExitCode::FAILURE,
+        }
+    }
+}
+
+impl fmt::Display for LaunchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LaunchError::Config(err) => err.fmt(f),
+            LaunchError::Bind { address, source } => {
+                write!(f, "cannot listen on {address}: {source}")
+            }
+            LaunchError::Server(err) => write!(f, "HTTP server failed: {err}"),
+            LaunchError::Lambda(err) => write!(f, "Lambda runtime stopped: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for LaunchError {}
+
+impl From<ConfigError> for LaunchError {
+    fn from(err: ConfigError) -> Self {
+        LaunchError::Config(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn launch(vars: &[(&str, &str)]) -> Result<Launch, ConfigError> {
+        Launch::from_lookup(|name| {
+            vars.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+        })
+    }
+
+    const COMPLETE: [(&str, &str); 4] = [
+        (AWS_LAMBDA_RUNTIME_API, "127.0.0.1:9001"),
+        (AWS_LAMBDA_FUNCTION_NAME, "api"),
+        (AWS_LAMBDA_FUNCTION_MEMORY_SIZE, "128"),
+        (AWS_LAMBDA_FUNCTION_VERSION, "$LATEST"),
+    ];
+
+    fn without(name: &str) -> Vec<(&'static str, &'static str)> {
+        COMPLETE
+            .iter()
+            .copied()
+            .filter(|(k, _)| *k != name)
+            .collect()
+    }
+
+    #[test]
+    fn no_lambda_variables_means_http_mode() {
+        assert_eq!(launch(&[("PORT", "1")]), Ok(Launch::Http));
+    }
+
+    #[test]
+    fn a_complete_lambda_environment_means_lambda_mode() {
+        assert_eq!(
+            launch(&COMPLETE),
+            Ok(Launch::Lambda {
+                runtime_api: "127.0.0.1:9001".into()
+            })
+        );
+    }
+
+    #[test]
+    fn either_lambda_variable_alone_selects_lambda_mode_and_reports_what_is_missing() {
+        let err = launch(&[(AWS_LAMBDA_FUNCTION_NAME, "api")]).unwrap_err();
+        assert_eq!(err.variable(), AWS_LAMBDA_RUNTIME_API);
+        let err = launch(&[(AWS_LAMBDA_RUNTIME_API, "127.0.0.1:9001")]).unwrap_err();
+        assert_eq!(err.variable(), AWS_LAMBDA_FUNCTION_NAME);
+    }
+
+    #[test]
+    fn each_variable_lambda_runtime_needs_is_checked() {
+        for name in [AWS_LAMBDA_FUNCTION_MEMORY_SIZE, AWS_LAMBDA_FUNCTION_VERSION] {
+            assert_eq!(launch(&without(name)).unwrap_err().variable(), name);
+        }
+    }
+
+    #[test]
+    fn a_malformed_runtime_api_or_memory_size_is_rejected() {
+        let mut vars = without(AWS_LAMBDA_RUNTIME_API);
+        for bad in ["localhost", ":9001", "host:port", "http://host:9001"] {
+            vars.push((AWS_LAMBDA_RUNTIME_API, bad));
+            assert_eq!(
+                launch(&vars).unwrap_err().variable(),
+                AWS_LAMBDA_RUNTIME_API,
+                "{bad}"
+            );
+            vars.pop();
+        }
+        let mut vars = without(AWS_LAMBDA_FUNCTION_MEMORY_SIZE);
+        vars.push((AWS_LAMBDA_FUNCTION_MEMORY_SIZE, "lots"));
+        assert_eq!(
+            launch(&vars).unwrap_err().to_string(),
+            r#"invalid AWS_LAMBDA_FUNCTION_MEMORY_SIZE="lots": expected the function's memory in MB, such as 128"#
+        );
+    }
+}

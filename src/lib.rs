@@ -1,0 +1,23 @@
+//! A REST API that runs unchanged as an AWS Lambda function (behind API Gateway, a Function URL
+//! or an ALB) and as a plain HTTP server.
+//!
+//! [`launcher::run`] reads the environment, picks the mode and serves [`app::app`]. Settings
+//! and their defaults are listed on [`config::Settings`].
+
+#![warn(missing_docs, clippy::unwrap_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+/// The one `App` factory all modes share.
+pub mod app;
+/// Settings from the environment.
+pub mod config;
+/// The JSON error contract.
+pub mod error;
+/// Chooses Lambda or HTTP mode and runs the service.
+pub mod launcher;
+/// Logger set-up.
+pub mod logging;
+/// Request logging and HEAD handling.
+pub mod middleware;
+/// The endpoints.
+pub mod routes;

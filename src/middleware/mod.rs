@@ -1,0 +1,7 @@
+//! The middleware this service adds around its routes.
+
+mod head;
+mod request_logger;
+
+pub use head::drop_head_body;
+pub use request_logger::{log_request, EscapedPath, RequestLine, REQUEST_LOG_TARGET};

@@ -1,0 +1,150 @@
+//! One log line per request, written once the response is known:
+//!
+//! ```text
+//! [REQ] 200 | GET     | /health | 84.2µs
+//! ```
+//!
+//! The path is the raw request path (still percent-encoded, without the query string, which may
+//! carry secrets). Anything that could end or fake a line is escaped: a Lambda event can put any
+//! string in a path.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::Error;
+use std::fmt::{self, Write};
+use std::time::{Duration, Instant};
+
+/// The log target of request lines; `RUST_LOG=info,request=off` silences them.
+pub const REQUEST_LOG_TARGET: &str = "request";
+
+/// Logs every request, including 404s and errors, and boxes the response body so that the one
+/// App type suits `HttpServer`, lambda-web (which needs a `Display` body error) and the tests.
+pub async fn log_request(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let started = Instant::now();
+    // Cheap clones (reference-counted); the request itself must stay unshared because
+    // NormalizePath rewrites it further in.
+    let method = req.method().clone();
+    let uri = req.uri().clone();
+    let result = next.call(req).await;
+    let status = match &result {
+        Ok(res) => res.status(),
+        Err(err) => err.as_response_error().status_code(),
+    };
+    log::info!(
+        target: REQUEST_LOG_TARGET,
+        "{}",
+        RequestLine {
+            status: status.as_u16(),
+            method: method.as_str(),
+            path: uri.path(),
+            elapsed: started.elapsed(),
+        }
+    );
+    result.map(ServiceResponse::map_into_boxed_body)
+}
+
+/// A request line in the original service's format: status 3 wide, method left-aligned in 7.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestLine<'a> {
+    /// The response status code.
+    pub status: u16,
+    /// The request method.
+    pub method: &'a str,
+    /// The raw request path; escaped when written.
+    pub path: &'a str,
+    /// Time from the request reaching the logger to the response being ready.
+    pub elapsed: Duration,
+}
+
+impl fmt::Display for RequestLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "[REQ] {:>3} | {:<7} | {} | {:.1?}",
+            self.status,
+            self.method,
+            EscapedPath(self.path),
+            self.elapsed
+        )
+    }
+}
+
+/// A path that cannot break a log line: control characters, the Unicode line and paragraph
+/// separators and backslashes are written as escapes (`\n`, `\u{1b}`, `\\`).
+#[derive(Debug, Clone, Copy)]
+pub struct EscapedPath<'a>(pub &'a str);
+
+impl fmt::Display for EscapedPath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let needs_escape = |c: char| c.is_control() || matches!(c, '\\' | '\u{2028}' | '\u{2029}');
+        if !self.0.contains(needs_escape) {
+            return f.write_str(self.0);
+        }
+        for c in self.0.chars() {
+            match c {
+                '\n' => f.write_str("\\n")?,
+                '\r' => f.write_str("\\r")?,
+                '\t' => f.write_str("\\t")?,
+                '\\' => f.write_str("\\\\")?,
+                c if needs_escape(c) => write!(f, "\\u{{{:x}}}", u32::from(c))?,
+                c => f.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(status: u16, method: &str, path: &str, micros: u64) -> String {
+        RequestLine {
+            status,
+            method,
+            path,
+            elapsed: Duration::from_nanos(micros * 1000 + 200),
+        }
+        .to_string()
+    }
+
+    #[test]
+    fn matches_the_original_format() {
+        assert_eq!(
+            line(200, "GET", "/health", 84),
+            "[REQ] 200 | GET     | /health | 84.2µs"
+        );
+        assert_eq!(
+            line(404, "DELETE", "/x", 1500),
+            "[REQ] 404 | DELETE  | /x | 1.5ms"
+        );
+    }
+
+    #[test]
+    fn long_methods_are_not_truncated() {
+        assert_eq!(
+            line(405, "PROPFIND", "/", 3),
+            "[REQ] 405 | PROPFIND | / | 3.2µs"
+        );
+    }
+
+    #[test]
+    fn control_characters_in_the_path_cannot_start_a_new_line() {
+        let forged = "/health\n[REQ] 200 | GET     | /admin | 1.0µs\r\u{1b}[2J\u{2028}\\";
+        let logged = line(404, "GET", forged, 7);
+        assert_eq!(logged.lines().count(), 1);
+        assert_eq!(
+            logged,
+            "[REQ] 404 | GET     | /health\\n[REQ] 200 | GET     | /admin | 1.0µs\\r\\u{1b}[2J\\u{2028}\\\\ | 7.2µs"
+        );
+    }
+
+    #[test]
+    fn printable_unicode_is_kept() {
+        assert_eq!(EscapedPath("/日本語/é").to_string(), "/日本語/é");
+    }
+}

@@ -1,0 +1,99 @@
+//! The four endpoints. [`configure`] registers them, so `HttpServer`, Lambda and the tests all
+//! serve the very same routes.
+
+mod echo;
+mod health;
+mod index;
+mod time;
+
+use crate::config::RootPath;
+use crate::error::ApiError;
+use actix_web::dev::Handler;
+use actix_web::{guard, web, FromRequest, HttpRequest, HttpResponse, Responder};
+use std::future::{ready, Ready};
+
+pub use echo::validate_json;
+
+/// One row of the endpoint list the index returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The HTTP method (GET routes also answer HEAD).
+    pub method: &'static str,
+    /// The route relative to `ROOT_PATH`.
+    pub route: &'static str,
+    /// One line for the index.
+    pub description: &'static str,
+}
+
+/// What the service offers; the index lists these and a test checks each one answers.
+pub const ENDPOINTS: [Endpoint; 4] = [
+    Endpoint {
+        method: "GET",
+        route: "/",
+        description: "This welcome document: service, version, mode and endpoints.",
+    },
+    Endpoint {
+        method: "GET",
+        route: "/health",
+        description: "Liveness check; always {\"status\":\"ok\"}.",
+    },
+    Endpoint {
+        method: "POST",
+        route: "/echo",
+        description: "Returns the JSON document sent in the body, unchanged.",
+    },
+    Endpoint {
+        method: "GET",
+        route: "/time",
+        description: "The server's current time in RFC 3339, UTC.",
+    },
+];
+
+/// Mounts every endpoint under `root`.
+pub fn configure(cfg: &mut web::ServiceConfig, root: &RootPath) {
+    cfg.service(readable(root.join("/"), index::index))
+        .service(readable(root.join("/health"), health::health))
+        .service(readable(root.join("/time"), time::time))
+        .service(
+            web::resource(root.join("/echo"))
+                .route(web::post().to(echo::echo))
+                .default_service(web::to(reject_method("POST"))),
+        );
+}
+
+/// The answer for any path no route matches.
+pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound {
+        method: req.method().to_string(),
+        path: req.path().to_owned(),
+    })
+}
+
+/// A resource answering GET and HEAD with `handler`: HTTP/1.1 drops the body of a HEAD response
+/// and keeps its headers, so one handler serves both.
+fn readable<F, Args>(path: String, handler: F) -> actix_web::Resource
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    web::resource(path)
+        .route(
+            web::route()
+                .guard(guard::Any(guard::Get()).or(guard::Head()))
+                .to(handler),
+        )
+        .default_service(web::to(reject_method("GET, HEAD")))
+}
+
+fn reject_method(
+    allow: &'static str,
+) -> impl Fn(HttpRequest) -> Ready<Result<HttpResponse, ApiError>> + Clone + 'static {
+    move |req| {
+        ready(Err(ApiError::MethodNotAllowed {
+            method: req.method().to_string(),
+            path: req.path().to_owned(),
+            allow,
+        }))
+    }
+}
