@@ -12,10 +12,10 @@ use std::fmt;
 pub enum ApiError {
     /// No route matches the path.
     NotFound {
-        /// The request method.
-        method: String,
         /// The request path.
         path: String,
+        /// The index path, which lists the endpoints.
+        index: String,
     },
     /// The path exists but not for this method; `allow` lists the methods that work.
     MethodNotAllowed {
@@ -68,8 +68,10 @@ impl ApiError {
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ApiError::NotFound { method, path } => {
-                write!(f, "No endpoint matches {method} {path}. GET the root path for the list of endpoints.")
+            // No method in the message: a 404 does not depend on it, and HEAD must get the
+            // same Content-Length as GET.
+            ApiError::NotFound { path, index } => {
+                write!(f, "There is no endpoint at {path}; GET {index} lists them.")
             }
             ApiError::MethodNotAllowed {
                 method,

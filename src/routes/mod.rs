@@ -6,6 +6,7 @@ mod health;
 mod index;
 mod time;
 
+use crate::app::AppContext;
 use crate::config::RootPath;
 use crate::error::ApiError;
 use actix_web::dev::Handler;
@@ -62,10 +63,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, root: &RootPath) {
 }
 
 /// The answer for any path no route matches.
-pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub async fn not_found(
+    req: HttpRequest,
+    ctx: web::Data<AppContext>,
+) -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound {
-        method: req.method().to_string(),
         path: req.path().to_owned(),
+        index: ctx.root_path.join("/"),
     })
 }
 

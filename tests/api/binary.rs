@@ -1,0 +1,197 @@
+//! The compiled binary in HTTP mode and at start-up: configuration errors, the startup line,
+//! request log lines and graceful shutdown.
+
+use crate::support::http::{self, connect, head, read_response};
+use crate::support::process::{run_to_exit, Service};
+use std::io::Write;
+
+fn assert_config_error(vars: &[(&str, &str)], expected: &str) {
+    let (status, stderr) = run_to_exit(vars);
+    assert_eq!(status.code(), Some(2), "{vars:?}: {stderr}");
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "{vars:?} should print one line: {stderr}"
+    );
+    assert!(stderr.starts_with("rust-hybrid-api: "), "{stderr}");
+    assert!(
+        stderr.contains(expected),
+        "{vars:?}: expected {expected:?} in {stderr:?}"
+    );
+    assert!(!stderr.contains("panic"), "{stderr}");
+}
+
+#[test]
+fn invalid_configuration_exits_2_with_one_line_naming_variable_and_value() {
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[("PORT", "http")], r#"invalid PORT="http""#),
+        (&[("PORT", "65536")], r#"invalid PORT="65536""#),
+        (&[("PORT", "-1")], r#"invalid PORT="-1""#),
+        (&[("HOST", "not a host")], r#"invalid HOST="not a host""#),
+        (
+            &[("ROOT_PATH", "/my api")],
+            r#"invalid ROOT_PATH="/my api""#,
+        ),
+        (
+            &[("ROOT_PATH", "/api?v=1")],
+            r#"invalid ROOT_PATH="/api?v=1""#,
+        ),
+        (&[("ROOT_PATH", "/api#x")], r#"invalid ROOT_PATH="/api#x""#),
+        (&[("ROOT_PATH", "/ápi")], r#"invalid ROOT_PATH="/ápi""#),
+        (
+            &[("MAX_BODY_BYTES", "6MB")],
+            r#"invalid MAX_BODY_BYTES="6MB""#,
+        ),
+        (&[("RUST_LOG", "inof")], r#"invalid RUST_LOG="inof""#),
+    ];
+    for (vars, expected) in cases {
+        assert_config_error(vars, expected);
+    }
+}
+
+#[test]
+fn an_incomplete_lambda_environment_exits_2_instead_of_panicking() {
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (
+            &[("AWS_LAMBDA_FUNCTION_NAME", "api")],
+            "AWS_LAMBDA_RUNTIME_API is not set",
+        ),
+        (
+            &[("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")],
+            "AWS_LAMBDA_FUNCTION_NAME is not set",
+        ),
+        (
+            &[
+                ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+                ("AWS_LAMBDA_FUNCTION_NAME", "api"),
+                ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+            ],
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE is not set",
+        ),
+        (
+            &[
+                ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+                ("AWS_LAMBDA_FUNCTION_NAME", "api"),
+                ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+            ],
+            "AWS_LAMBDA_FUNCTION_VERSION is not set",
+        ),
+    ];
+    for (vars, expected) in cases {
+        assert_config_error(vars, expected);
+    }
+}
+
+#[test]
+fn a_port_already_in_use_exits_1_with_one_line() {
+    let (_first, addr) = Service::http(&[]);
+    let port = addr.port().to_string();
+    let (status, stderr) = run_to_exit(&[("HOST", "127.0.0.1"), ("PORT", &port)]);
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    let last = stderr.lines().last().unwrap();
+    assert!(
+        last.starts_with(&format!(
+            "rust-hybrid-api: cannot listen on 127.0.0.1:{port}: "
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_startup_line_names_mode_address_root_and_version() {
+    let (mut service, addr) = Service::http(&[("ROOT_PATH", "api")]);
+    let line = service.wait_for_line(|l| l.contains("starting mode="));
+    assert!(
+        line.ends_with(&format!(
+            "starting mode=http listen={addr} root=/api version={}",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{line}"
+    );
+    let stderr = service.stderr_so_far();
+    assert_eq!(stderr.matches("starting mode=").count(), 1, "{stderr}");
+}
+
+#[test]
+fn every_request_is_logged_once_in_the_original_format() {
+    let (mut service, addr) = Service::http(&[]);
+    http::get(addr, "/health");
+    http::get(addr, "/missing?token=secret");
+    http::request(addr, "DELETE", "/time", &[], b"");
+    http::request(
+        addr,
+        "POST",
+        "/echo",
+        &[("Content-Type", "text/plain")],
+        b"x",
+    );
+    for (status, method, path) in [
+        ("200", "GET    ", "/health"),
+        ("404", "GET    ", "/missing"),
+        ("405", "DELETE ", "/time"),
+        ("415", "POST   ", "/echo"),
+    ] {
+        let prefix = format!("[REQ] {status} | {method} | {path} | ");
+        let line = service.wait_for_line(|l| l.starts_with(&prefix));
+        let duration = line.strip_prefix(&prefix).unwrap();
+        assert!(
+            ["ns", "µs", "ms", "s"]
+                .iter()
+                .any(|unit| duration.ends_with(unit)),
+            "{line}"
+        );
+        let decimals = duration.split('.').nth(1).unwrap_or_default();
+        let digits = decimals.chars().take_while(char::is_ascii_digit).count();
+        assert_eq!(digits, 1, "one decimal: {line}");
+    }
+    let stderr = service.stderr_so_far();
+    assert!(
+        !stderr.contains("secret"),
+        "the query string must not be logged: {stderr}"
+    );
+    assert_eq!(stderr.matches("[REQ]").count(), 4, "{stderr}");
+}
+
+#[test]
+fn encoded_control_characters_in_a_path_stay_on_one_log_line() {
+    let (mut service, addr) = Service::http(&[]);
+    let response = http::get(addr, "/a%0d%0a[REQ]%20200%1b");
+    assert_eq!(response.status, 404);
+    let line = service.wait_for_line(|l| l.starts_with("[REQ] 404"));
+    assert!(
+        line.starts_with("[REQ] 404 | GET     | /a%0d%0a[REQ]%20200%1b | "),
+        "{line}"
+    );
+    assert_eq!(
+        service.stderr_so_far().matches("[REQ]").count(),
+        2,
+        "one line, with the path's own [REQ]"
+    );
+}
+
+#[test]
+fn sigterm_lets_an_in_flight_request_finish_then_exits_0() {
+    let (mut service, addr) = Service::http(&[("SHUTDOWN_TIMEOUT_SECS", "10")]);
+    let mut in_flight = connect(addr);
+    in_flight
+        .write_all(&head("POST", "/echo", &[], Some(15)))
+        .unwrap();
+    in_flight.write_all(b"{\"in\":").unwrap();
+    // The request has reached the handler once the body is being read; the log line of an
+    // earlier request proves the worker is serving.
+    http::get(addr, "/health");
+    service.wait_for_line(|l| l.starts_with("[REQ] 200 | GET"));
+
+    service.signal("TERM");
+    service.wait_for_line(|l| l.contains("SIGTERM received"));
+    in_flight.write_all(b"\"flight\"}").unwrap();
+    let response = read_response(&mut in_flight);
+
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body, br#"{"in":"flight"}"#);
+    assert_eq!(service.wait_for_exit().code(), Some(0));
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "the listener is closed"
+    );
+}

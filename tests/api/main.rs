@@ -1,0 +1,11 @@
+//! Integration tests, from the outside in: the compiled binary in both modes (`binary`,
+//! `lambda`), the real `HttpServer` on an ephemeral port (`http_server`), and every row of the
+//! HTTP contract through the App factory in-process (`contract`).
+
+#![allow(clippy::unwrap_used)]
+
+mod binary;
+mod contract;
+mod http_server;
+mod lambda;
+mod support;
