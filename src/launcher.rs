@@ -9,6 +9,7 @@ use crate::app::{app, AppContext, Mode};
 use crate::config::{env_lookup, ConfigError, Settings};
 use crate::logging;
 use actix_web::dev::Server;
+use actix_web::http::Uri;
 use actix_web::HttpServer;
 use std::fmt;
 use std::net::SocketAddr;
@@ -70,12 +71,14 @@ impl Launch {
     }
 }
 
-/// lambda_runtime turns the value into a URI authority and panics if it cannot.
+/// lambda_runtime parses the value as a URI and panics without an authority. Lambda sets
+/// `host:port`; emulators may add a scheme and base path (`cargo lambda watch` sets
+/// `http://127.0.0.1:9000/.rt/_`). Its HTTP client speaks plain `http` only.
 fn check_runtime_api(value: &str) -> Result<(), ConfigError> {
-    let valid = value.rsplit_once(':').is_some_and(|(host, port)| {
-        !host.is_empty()
-            && !host.contains(|c: char| c.is_whitespace() || "/?#@".contains(c))
-            && port.parse::<u16>().is_ok()
+    let valid = value.parse::<Uri>().is_ok_and(|uri| {
+        uri.authority()
+            .is_some_and(|a| a.port_u16().is_some() && !a.host().is_empty())
+            && uri.scheme_str().is_none_or(|scheme| scheme == "http")
     });
     if valid {
         Ok(())
@@ -83,7 +86,7 @@ fn check_runtime_api(value: &str) -> Result<(), ConfigError> {
         Err(ConfigError::new(
             AWS_LAMBDA_RUNTIME_API,
             value,
-            "expected host:port, such as 127.0.0.1:9001",
+            "expected host:port (or http://host:port/path), such as 127.0.0.1:9001",
         ))
     }
 }
@@ -272,9 +275,23 @@ mod tests {
     }
 
     #[test]
+    fn emulator_runtime_api_urls_with_a_base_path_are_accepted() {
+        let mut vars = without(AWS_LAMBDA_RUNTIME_API);
+        vars.push((AWS_LAMBDA_RUNTIME_API, "http://127.0.0.1:9000/.rt/_"));
+        assert!(matches!(launch(&vars), Ok(Launch::Lambda { .. })));
+    }
+
+    #[test]
     fn a_malformed_runtime_api_or_memory_size_is_rejected() {
         let mut vars = without(AWS_LAMBDA_RUNTIME_API);
-        for bad in ["localhost", ":9001", "host:port", "http://host:9001"] {
+        for bad in [
+            "localhost",
+            ":9001",
+            "host:port",
+            "https://host:9001",
+            "a b:1",
+            "127.0.0.1:9001?",
+        ] {
             vars.push((AWS_LAMBDA_RUNTIME_API, bad));
             assert_eq!(
                 launch(&vars).unwrap_err().variable(),

@@ -265,6 +265,10 @@ async fn wrong_methods_return_405_with_an_allow_header() {
 #[actix_rt::test]
 async fn a_trailing_slash_is_tolerated() {
     assert_eq!(call(&[], get("/health/")).await.body, br#"{"status":"ok"}"#);
+    assert_eq!(
+        call(&[], get("//health//")).await.body,
+        br#"{"status":"ok"}"#
+    );
     assert_eq!(call(&[], post_json("/echo/", b"[]")).await.status, 200);
     let api = [("ROOT_PATH", "/api")];
     assert_eq!(call(&api, get("/api/")).await.status, 200);

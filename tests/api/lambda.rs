@@ -171,6 +171,23 @@ fn a_path_lambda_web_cannot_turn_into_a_uri_is_an_invocation_error_not_a_crash()
 }
 
 #[test]
+fn a_malformed_method_or_base64_body_gets_lambda_webs_own_text_400() {
+    let mut bad_method: Value =
+        serde_json::from_str(&http_api_event("GET", "/health", &[], None)).unwrap();
+    bad_method["requestContext"]["http"]["method"] = json!("G ET");
+    let mut bad_base64: Value = serde_json::from_str(&event("function-url-echo.json")).unwrap();
+    bad_base64["body"] = json!("not base64!");
+    let events = vec![bad_method.to_string(), bad_base64.to_string()];
+    let (runtime, _service) = function(events, "/");
+    for _ in 0..2 {
+        let decoded = Decoded::from_envelope(&runtime.next_outcome().into_response()).unwrap();
+        assert_eq!(decoded.status, 400);
+        assert_eq!(decoded.header("content-type"), Some("text/plain"));
+        assert_eq!(decoded.body, b"Bad Request");
+    }
+}
+
+#[test]
 fn requests_are_logged_in_lambda_mode_too() {
     let (runtime, mut service) = function(vec![event("http-api-health.json")], "/");
     runtime.next_outcome();

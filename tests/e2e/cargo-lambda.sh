@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# End-to-end check against an independent Lambda emulator: `cargo lambda watch` (PyPI package
+# cargo-lambda). For each ROOT_PATH below it starts the emulator on a free loopback port, sends
+# every event file through `make lambda-invoke`, and checks the decoded answer. Every file in
+# events/ must have a row here, so a new fixture cannot go unchecked.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+# ROOT_PATH | event file | expected first line | text the output must contain
+CHECKS='
+/     | events/http-api-health.json                      | status: 200      | {"status":"ok"}
+/     | events/http-api-index.json                       | status: 200      | "mode":"lambda"
+/     | events/http-api-echo.json                        | status: 200      | {"order":[3,1,2],"big":123456789012345678901234567890,"z":true,"a":null}
+/     | events/function-url-echo.json                    | status: 200      | {"message":"hello from a Function URL","n":[1,2.5,-3e10]}
+/     | events/alb-time.json                             | status: 200      | {"time":"
+/     | events/unsupported/bare-rest.json                | invocation error | untagged enum LambdaHttpEvent
+/     | events/unsupported/alb-single-value-headers.json | invocation error | untagged enum LambdaHttpEvent
+/     | events/unsupported/function-url-null-query.json | invocation error | untagged enum LambdaHttpEvent
+/     | events/rest-api-prod-stage-health.json           | status: 404      | "error":"not_found"
+/prod | events/rest-api-prod-stage-health.json           | status: 200      | {"status":"ok"}
+/prod | events/http-api-prod-stage-time.json             | status: 200      | {"time":"
+/prod | events/http-api-health.json                      | status: 404      | There is no endpoint at /health
+'
+
+field() { cut -d'|' -f"$1" <<<"$2" | sed 's/^ *//; s/ *$//'; }
+
+command -v cargo-lambda >/dev/null || { echo "cargo-lambda is not installed: pip install cargo-lambda" >&2; exit 1; }
+
+missing=0
+while read -r file; do
+  grep -qF "| $file " <<<"$CHECKS" || { echo "FAIL: $file has no row in $0" >&2; missing=1; }
+done < <(find events -name '*.json' | sort)
+[ "$missing" = 0 ] || exit 1
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+watch_pid=''
+stop_watch() {
+  if [ -n "$watch_pid" ]; then
+    kill -- "-$watch_pid" 2>/dev/null || true
+    wait "$watch_pid" 2>/dev/null || true
+    watch_pid=''
+  fi
+}
+trap stop_watch EXIT
+
+cargo build --quiet --bin rust-hybrid-api --example decode_envelope
+
+passed=0 failed=0
+for root in $(grep -v '^$' <<<"$CHECKS" | cut -d'|' -f1 | tr -d ' ' | sort -u); do
+  port=$(free_port)
+  log=$(mktemp)
+  setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" \
+    --env-var "ROOT_PATH=$root" >"$log" 2>&1 &
+  watch_pid=$!
+  for _ in $(seq 1 300); do
+    curl -s -o /dev/null "http://127.0.0.1:$port/" && break
+    kill -0 "$watch_pid" 2>/dev/null || { cat "$log"; echo "cargo lambda watch exited" >&2; exit 1; }
+    sleep 0.2
+  done
+
+  while IFS= read -r row; do
+    [ -n "$row" ] || continue
+    [ "$(field 1 "$row")" = "$root" ] || continue
+    file=$(field 2 "$row") first=$(field 3 "$row") expect=$(field 4 "$row")
+    output=$(timeout 120 make --no-print-directory lambda-invoke LAMBDA_PORT="$port" EVENT="$file" 2>&1 || true)
+    if [[ "$(head -n1 <<<"$output")" == "$first"* ]] && grep -qF -- "$expect" <<<"$output"; then
+      passed=$((passed + 1))
+      echo "ok   ROOT_PATH=$root $file -> $first"
+    else
+      failed=$((failed + 1))
+      echo "FAIL ROOT_PATH=$root $file: expected '$first' and '$expect', got:" >&2
+      sed 's/^/     /' <<<"$output" >&2
+    fi
+  done <<<"$CHECKS"
+  stop_watch
+  rm -f "$log"
+done
+
+echo "e2e: $passed passed, $failed failed"
+[ "$failed" = 0 ]
