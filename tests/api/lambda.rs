@@ -108,6 +108,9 @@ fn rest_api_stage_prefix_is_served_under_a_matching_root_path() {
     );
     assert_json_response(&decoded, 200);
     assert_eq!(decoded.body, br#"{"status":"ok"}"#);
+    // The event sends "Accept-Encoding: gzip, deflate, br", but lambda-web only looks for a
+    // lower-case "accept-encoding" key, so REST API responses are not compressed.
+    assert_eq!(decoded.header("content-encoding"), None);
 }
 
 #[test]
