@@ -15,7 +15,7 @@ CARGO_LAMBDA_VERSION := 1.9.2
 PY_SCRIPTS := $(shell python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null)
 export PATH := $(PY_SCRIPTS):$(HOME)/.local/bin:$(PATH)
 
-.PHONY: help run-local test tools test-unit lint build lambda-build lambda-watch lambda-invoke e2e-lambda
+.PHONY: help run-local test tools test-unit lint lint-deploy build lambda-build lambda-zip lambda-watch lambda-invoke e2e-lambda
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -23,9 +23,10 @@ help: ## List the targets
 run-local: ## Run the HTTP server on $HOST:$PORT (default 0.0.0.0:8080)
 	cargo run --release
 
-test: tools lint test-unit e2e-lambda ## Everything CI runs: lint, all tests, the cargo-lambda end-to-end check
+test: tools lint lint-deploy test-unit e2e-lambda ## Everything CI runs: lint, deployment-file lint, all tests, the cargo-lambda end-to-end check
 
-tools: ## Install what the tests need when missing: rustfmt, clippy, cargo-lambda (pip)
+tools: ## Install what the tests need when missing: rustfmt, clippy, cargo-lambda and the deployment linters (pip)
+	@python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r tests/deploy/requirements.txt
 	@cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 	@cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 	@cargo lambda --version >/dev/null 2>&1 || python3 -m pip install --quiet 'cargo-lambda==$(CARGO_LAMBDA_VERSION)' \
@@ -38,11 +39,24 @@ lint: ## cargo fmt --check and clippy with warnings as errors
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 
+lint-deploy: ## Lint Dockerfiles, workflows, compose.yml, template.yaml, scripts; check them against the code
+	hadolint Dockerfile.lambda Dockerfile.local
+	actionlint .github/workflows/*.yml
+	check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	check-jsonschema --builtin-schema vendor.compose-spec compose.yml
+	cfn-lint template.yaml
+	shellcheck .ci/run tests/e2e/*.sh
+	python3 tests/deploy/consistency.py
+
 build: ## Release build of the binary
 	cargo build --release --locked
 
 lambda-build: tools ## Release build for Lambda with cargo-lambda
 	cargo lambda build --release
+
+lambda-zip: tools ## bootstrap.zip for the provided.al2023 runtime (target/lambda/$(BIN)/bootstrap.zip)
+	cargo lambda build --release --output-format zip
+	@ls -l target/lambda/$(BIN)/bootstrap.zip
 
 lambda-watch: tools ## Lambda emulator on 127.0.0.1:$(LAMBDA_PORT) that rebuilds on change
 	cargo lambda watch --invoke-address 127.0.0.1 --invoke-port $(LAMBDA_PORT)

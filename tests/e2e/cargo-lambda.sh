@@ -70,7 +70,7 @@ for root in $(grep -v '^$' <<<"$CHECKS" | cut -d'|' -f1 | tr -d ' ' | sort -u); 
     else
       failed=$((failed + 1))
       echo "FAIL ROOT_PATH=$root $file: expected '$first' and '$expect', got:" >&2
-      sed 's/^/     /' <<<"$output" >&2
+      while IFS= read -r line; do echo "     $line"; done <<<"$output" >&2
     fi
   done <<<"$CHECKS"
   stop_watch

@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Checks the deployment files against the code so that neither can change alone:
+
+- the binary name in both Dockerfiles is Cargo.toml's package name;
+- compose's ports match the service's default PORT, Dockerfile.local's ENV/EXPOSE, and the
+  port `make lambda-invoke` posts to (LAMBDA_PORT);
+- every environment variable the Dockerfiles, compose.yml and template.yaml set is one the
+  service reads (a `pub const NAME: &str = "NAME"` in src/config.rs or src/launcher.rs).
+
+Run from the repository root (make lint-deploy). Prints one line per check and a summary.
+"""
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+results = []
+
+
+def check(name, ok, detail=""):
+    results.append(ok)
+    print(f"{'ok  ' if ok else 'FAIL'} {name}" + ("" if ok else f": {detail}"))
+
+
+def read(path):
+    return (ROOT / path).read_text()
+
+
+class CfnLoader(yaml.SafeLoader):
+    """Loads CloudFormation's short-form tags (!Ref, !Sub, ...) as plain values."""
+
+
+CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+package = tomllib.loads(read("Cargo.toml"))["package"]["name"]
+compose = yaml.safe_load(read("compose.yml"))["services"]
+template = yaml.load(read("template.yaml"), Loader=CfnLoader)
+dockerfiles = {name: read(name) for name in ("Dockerfile.lambda", "Dockerfile.local")}
+makefile = read("Makefile")
+
+# The variables the service reads: every env var name declared as a const.
+service_vars = set()
+for source in ("src/config.rs", "src/launcher.rs"):
+    service_vars |= set(re.findall(r'pub const ([A-Z_]+): &str = "\1";', read(source)))
+check("the service declares its variables", {"PORT", "ROOT_PATH"} <= service_vars, service_vars)
+
+default_port = re.search(r"const DEFAULT_PORT: u16 = (\d+);", read("src/config.rs"))
+default_port = default_port and default_port.group(1)
+lambda_port = re.search(r"^LAMBDA_PORT\s*\?=\s*(\d+)", makefile, re.M)
+lambda_port = lambda_port and lambda_port.group(1)
+
+# Binary name.
+for name, text in dockerfiles.items():
+    bins = set(re.findall(r"--bin (\S+)", text)) | set(re.findall(r"target/release/([\w-]+)", text))
+    check(f"{name} builds the {package} binary", bins == {package}, f"it names {sorted(bins)}")
+
+# Ports.
+def default_of(value):
+    """'${PORT:-8080}' -> '8080'; '8080' -> '8080'."""
+    match = re.fullmatch(r"\$\{\w+:-(\w+)\}", value)
+    return match.group(1) if match else value
+
+
+PORT_MAPPING = re.compile(r"(?:[\d.]+:)?(\$\{[^}]*\}|\d+):(\$\{[^}]*\}|\d+)")
+
+
+def published(service):
+    """compose's one port mapping as [host, container], with ${VAR:-default} resolved."""
+    ports = compose[service].get("ports", [])
+    match = len(ports) == 1 and PORT_MAPPING.fullmatch(str(ports[0]))
+    return [default_of(match.group(1)), default_of(match.group(2))] if match else None
+
+
+check("compose app-lambda uses Dockerfile.lambda", compose["app-lambda"]["build"]["dockerfile"] == "Dockerfile.lambda")
+check("compose app-api uses Dockerfile.local", compose["app-api"]["build"]["dockerfile"] == "Dockerfile.local")
+check(
+    "app-lambda is published on LAMBDA_PORT, to the base image's emulator port 8080",
+    published("app-lambda") == [lambda_port, "8080"],
+    f"compose has {published('app-lambda')}, Makefile LAMBDA_PORT is {lambda_port}",
+)
+check(
+    "app-api is published on the service's default PORT, on both sides",
+    published("app-api") == [default_port, default_port]
+    and default_of(str(compose["app-api"]["environment"].get("PORT"))) == default_port,
+    f"compose has {published('app-api')}, src/config.rs DEFAULT_PORT is {default_port}",
+)
+local = dockerfiles["Dockerfile.local"]
+env_port = re.search(r"\bPORT=(\d+)", local)
+expose = re.search(r"^EXPOSE (\d+)", local, re.M)
+check(
+    "Dockerfile.local sets PORT and EXPOSEs the service's default port",
+    env_port and expose and env_port.group(1) == expose.group(1) == default_port,
+    f"ENV PORT={env_port and env_port.group(1)}, EXPOSE {expose and expose.group(1)}, default {default_port}",
+)
+check(
+    "app-lambda and app-api do not share a host port",
+    published("app-lambda")[0] != published("app-api")[0],
+)
+
+# Environment variables that are set must be read.
+set_vars = {}
+for name, text in dockerfiles.items():
+    for line in re.findall(r"^ENV (.*?)(?<!\\)$", text, re.M | re.S):
+        for var in re.findall(r"([A-Z_][A-Z0-9_]*)=", line):
+            set_vars.setdefault(var, set()).add(name)
+for service, spec in compose.items():
+    for var in spec.get("environment", {}):
+        set_vars.setdefault(var, set()).add(f"compose {service}")
+for var in template["Resources"]["Function"]["Properties"]["Environment"]["Variables"]:
+    set_vars.setdefault(var, set()).add("template.yaml")
+# The build stages' own settings are for cargo, not the service.
+build_only = {"CARGO_PROFILE_RELEASE_STRIP"}
+for var, where in sorted(set_vars.items()):
+    if var in build_only:
+        continue
+    check(f"{var} (set by {', '.join(sorted(where))}) is read by the service", var in service_vars)
+
+failed = results.count(False)
+print(f"consistency: {len(results) - failed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
