@@ -5,7 +5,8 @@ use crate::config::{RootPath, Settings};
 use crate::{middleware, routes};
 use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::middleware::{from_fn, Condition, NormalizePath};
+use actix_web::http::header;
+use actix_web::middleware::{from_fn, Condition, DefaultHeaders, NormalizePath};
 use actix_web::{web, App, Error};
 
 /// How the process receives requests. Only the launcher decides it; the app reports it.
@@ -50,8 +51,9 @@ impl AppContext {
 }
 
 /// Builds the application. Middleware runs outermost first: the request logger (which sees the
-/// path as the client sent it), then HEAD-body removal in Lambda mode, then trailing-slash
-/// trimming (`/health/` routes like `/health`).
+/// path as the client sent it), then HEAD-body removal in Lambda mode, then
+/// `X-Content-Type-Options: nosniff` on every response, then trailing-slash trimming
+/// (`/health/` routes like `/health`).
 pub fn app(
     ctx: AppContext,
 ) -> App<
@@ -70,6 +72,7 @@ pub fn app(
         .configure(|cfg| routes::configure(cfg, &root_path))
         .default_service(web::to(routes::not_found))
         .wrap(NormalizePath::trim())
+        .wrap(DefaultHeaders::new().add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")))
         .wrap(Condition::new(
             in_lambda,
             from_fn(middleware::drop_head_body),

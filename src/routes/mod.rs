@@ -10,6 +10,8 @@ use crate::app::AppContext;
 use crate::config::RootPath;
 use crate::error::ApiError;
 use actix_web::dev::Handler;
+use actix_web::http::header;
+use actix_web::middleware::DefaultHeaders;
 use actix_web::{guard, web, FromRequest, HttpRequest, HttpResponse, Responder};
 use std::future::{ready, Ready};
 
@@ -54,12 +56,19 @@ pub const ENDPOINTS: [Endpoint; 4] = [
 pub fn configure(cfg: &mut web::ServiceConfig, root: &RootPath) {
     cfg.service(readable(root.join("/"), index::index))
         .service(readable(root.join("/health"), health::health))
-        .service(readable(root.join("/time"), time::time))
+        .service(readable(root.join("/time"), time::time).wrap(no_store()))
         .service(
             web::resource(root.join("/echo"))
                 .route(web::post().to(echo::echo))
-                .default_service(web::to(reject_method("POST"))),
+                .default_service(web::to(reject_method("POST")))
+                .wrap(no_store()),
         );
+}
+
+/// `Cache-Control: no-store` on every answer of a resource (405s and errors too): an echoed
+/// body may hold anything the client sent, and a cached time is a wrong time.
+fn no_store() -> DefaultHeaders {
+    DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store"))
 }
 
 /// The answer for any path no route matches.

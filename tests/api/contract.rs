@@ -311,6 +311,58 @@ async fn head_in_lambda_mode_keeps_status_and_headers_and_drops_the_body() {
 }
 
 #[actix_rt::test]
+async fn every_response_forbids_content_type_sniffing() {
+    let requests = [
+        get("/"),
+        get("/health"),
+        get("/time"),
+        post_json("/echo", b"{}"),
+        post_json("/echo", b"{"),
+        get("/missing"),
+        TestRequest::delete().uri("/health"),
+    ];
+    for request in requests {
+        let reply = call(&[], request).await;
+        assert_eq!(
+            reply.header("x-content-type-options"),
+            Some("nosniff"),
+            "{}",
+            reply.status
+        );
+    }
+}
+
+#[actix_rt::test]
+async fn echo_and_time_answers_are_never_cached() {
+    let limit = [("MAX_BODY_BYTES", "4")];
+    let requests = [
+        get("/time"),
+        get("/time/"),
+        TestRequest::put().uri("/time"),
+        post_json("/echo", b"[]"),
+        post_json("/echo", b"[1,2,3]"),
+        post_json("/echo", b"nope"),
+        get("/echo"),
+    ];
+    for request in requests {
+        let reply = call(&limit, request).await;
+        assert_eq!(
+            reply.header("cache-control"),
+            Some("no-store"),
+            "{}",
+            reply.status
+        );
+    }
+    for path in ["/", "/health"] {
+        assert_eq!(
+            call(&[], get(path)).await.header("cache-control"),
+            None,
+            "{path}"
+        );
+    }
+}
+
+#[actix_rt::test]
 async fn errors_are_json_for_every_status() {
     let body = call(&[], get("/missing")).await.json();
     assert_eq!(

@@ -274,7 +274,13 @@ fn decoded_lambda_responses_match_http_mode_exactly() {
             served.header("content-type"),
             "{name}"
         );
-        assert_eq!(lambda.header("allow"), served.header("allow"), "{name}");
+        for header in ["allow", "cache-control", "x-content-type-options"] {
+            assert_eq!(
+                lambda.header(header),
+                served.header(header),
+                "{name}: {header}"
+            );
+        }
         assert_eq!(
             String::from_utf8_lossy(&lambda.body),
             String::from_utf8_lossy(&served.body),
