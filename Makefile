@@ -15,7 +15,7 @@ CARGO_LAMBDA_VERSION := 1.9.2
 PY_SCRIPTS := $(shell python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null)
 export PATH := $(PY_SCRIPTS):$(HOME)/.local/bin:$(PATH)
 
-.PHONY: help run-local test tools test-unit lint lint-deploy build lambda-build lambda-zip lambda-watch lambda-invoke e2e-lambda
+.PHONY: help run-local test tools test-unit lint lint-deploy build lambda-build lambda-zip lambda-watch lambda-invoke e2e-lambda bench
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -45,7 +45,7 @@ lint-deploy: ## Lint Dockerfiles, workflows, compose.yml, template.yaml, scripts
 	check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	check-jsonschema --builtin-schema vendor.compose-spec compose.yml
 	cfn-lint template.yaml
-	shellcheck .ci/run tests/e2e/*.sh
+	shellcheck .ci/run tests/e2e/*.sh bench/*.sh
 	python3 tests/deploy/consistency.py
 
 build: ## Release build of the binary
@@ -64,6 +64,11 @@ lambda-watch: tools ## Lambda emulator on 127.0.0.1:$(LAMBDA_PORT) that rebuilds
 lambda-invoke: ## POST $(EVENT) to the emulator and print the decoded response (FUNCTION=function for the image)
 	@curl -sS -X POST -H 'Content-Type: application/json' --data-binary @$(EVENT) '$(LAMBDA_URL)' \
 		| cargo run -q --example decode_envelope
+
+bench: tools ## Benchmark both modes and sizes on loopback; writes target/bench/results.md (installs wrk if missing)
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; } \
+		|| { echo "install wrk (Debian/Ubuntu: apt-get install wrk; macOS: brew install wrk)" >&2; exit 1; }
+	bash bench/run.sh
 
 e2e-lambda: ## Invoke every file in events/ through `cargo lambda watch` and check the answers
 	bash tests/e2e/cargo-lambda.sh

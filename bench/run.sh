@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# make bench: builds release binaries, then measures on loopback only, every load bounded in time.
+#   HTTP mode: wrk against our server (request log to a file, and RUST_LOG=off) and the floor
+#              (examples/floor_actix.rs); server pinned to CPU 0, wrk (1 thread) to CPU 1.
+#   Lambda:    examples/bench_lambda.rs (cold start, warm invocations, br on/off, floor).
+#   Size:      the stripped release binary and cargo lambda's bootstrap.zip.
+# Writes target/bench/results.md and prints it. BENCH_SECONDS (default 10) sets each HTTP case's
+# length; BENCH_COLD (20) and BENCH_WARM (2000) the Lambda counts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+seconds=${BENCH_SECONDS:-10}
+cold=${BENCH_COLD:-20}
+warm=${BENCH_WARM:-2000}
+out=target/bench
+mkdir -p "$out"
+rm -f "$out/http.tsv"
+
+command -v wrk >/dev/null || { echo "wrk is not installed (Debian: apt-get install wrk)" >&2; exit 1; }
+command -v taskset >/dev/null || { echo "taskset is not installed (Debian: util-linux)" >&2; exit 1; }
+
+cargo build --quiet --release --locked --bin rust-hybrid-api --example floor_actix --example floor_lambda --example bench_lambda
+ours=target/release/rust-hybrid-api
+floor=target/release/examples/floor_actix
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+rss_kb() { awk "/^$2:/ { print \$2 }" "/proc/$1/status"; }
+
+server_pid=''
+stop_server() {
+  if [ -n "$server_pid" ]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=''
+  fi
+}
+trap stop_server EXIT
+
+# bench_http NAME BINARY RUST_LOG LOGFILE: one table row per route.
+bench_http() {
+  local name=$1 binary=$2 log=$3 logfile=$4 port
+  port=$(free_port)
+  HOST=127.0.0.1 PORT=$port RUST_LOG=$log taskset -c 0 "$binary" 2>"$logfile" &
+  server_pid=$!
+  for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/health" && break; sleep 0.05; done
+  local idle; idle=$(rss_kb "$server_pid" VmRSS)
+  for route in health echo; do
+    local script=() url="http://127.0.0.1:$port/$route"
+    [ "$route" = echo ] && script=(-s bench/echo.lua)
+    taskset -c 1 wrk -t1 -c64 -d2s "${script[@]}" "$url" >/dev/null   # warm-up
+    local before after report requests
+    before=$(cpu_ticks "$server_pid")
+    report=$(taskset -c 1 wrk -t1 -c64 -d"${seconds}s" --latency "${script[@]}" "$url")
+    after=$(cpu_ticks "$server_pid")
+    requests=$(awk '/requests in/ { print $1 }' <<<"$report")
+    if grep -qE "Non-2xx|Socket errors" <<<"$report"; then
+      echo "FAIL: errors during $name $route:" >&2; echo "$report" >&2; exit 1
+    fi
+    local rps; rps=$(awk '/Requests\/sec/ { print $2 }' <<<"$report")
+    printf '%s\t%s\t%s\t%s\n' "$name" "$route" "$rps" "$(rss_kb "$server_pid" VmHWM)" >>"$out/http.tsv"
+    # shellcheck disable=SC2016 # the backticks are markdown
+    printf '| %s | `%s /%s` | %.0f | %s | %s | %.2f | %.1f | %.1f |\n' \
+      "$name" "$([ "$route" = echo ] && echo POST || echo GET)" "$route" \
+      "$rps" \
+      "$(to_ms "$(awk '$1 == "50%" { print $2 }' <<<"$report")")" \
+      "$(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$report")")" \
+      "$(awk -v t=$((after - before)) -v n="$requests" -v hz="$(getconf CLK_TCK)" 'BEGIN { print t / hz * 1e6 / n }')" \
+      "$(awk -v k="$idle" 'BEGIN { print k / 1024 }')" \
+      "$(awk -v k="$(rss_kb "$server_pid" VmHWM)" 'BEGIN { print k / 1024 }')"
+  done
+  stop_server
+}
+
+{
+  echo "# make bench results"
+  echo
+  echo "$(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, $(uname -r), $(rustc --version), $(wrk --version 2>&1 | head -n1 | cut -d' ' -f1-2)."
+  echo
+  echo "## HTTP mode (wrk -t1 -c64 -d${seconds}s after a 2 s warm-up; server on CPU 0, wrk on CPU 1)"
+  echo
+  echo "| server | route | req/s | p50 ms | p99 ms | CPU µs/req | RSS idle MB | RSS peak MB |"
+  echo "|---|---|---|---|---|---|---|---|"
+  logged="ours, request log to a file" quiet="ours, RUST_LOG=off" floored="floor (examples/floor_actix.rs)"
+  bench_http "$logged" "$ours" info "$out/request.log"
+  bench_http "$quiet" "$ours" off /dev/null
+  bench_http "$floored" "$floor" off /dev/null
+  echo
+  echo "## Lambda mode (fake Runtime API on loopback, HTTP API 2.0 event for GET /health)"
+  echo
+  target/release/examples/bench_lambda "$ours" target/release/examples/floor_lambda \
+    events/http-api-health.json "$cold" "$warm" | tee "$out/lambda.md"
+  echo
+  echo "## Size"
+  echo
+  strip -o "$out/rust-hybrid-api.stripped" "$ours"
+  cargo lambda build --quiet --release --output-format zip >/dev/null 2>&1 \
+    || cargo lambda build --release --output-format zip >&2
+  echo "| artefact | bytes | MB |"
+  echo "|---|---|---|"
+  for file in "$out/rust-hybrid-api.stripped" target/lambda/rust-hybrid-api/bootstrap.zip; do
+    bytes=$(stat -c %s "$file")
+    # shellcheck disable=SC2016 # the backticks are markdown
+    printf '| `%s` | %d | %.2f |\n' "$file" "$bytes" "$(awk -v b="$bytes" 'BEGIN { print b / 1048576 }')"
+  done
+  echo
+  echo "## Against the targets"
+  echo
+  rps() { awk -F'\t' -v n="$1" -v r="$2" '$1 == n && $2 == r { print $3 }' "$out/http.tsv"; }
+  lambda_ratio() { awk -F'|' -v f="$1" 'index($2, f) { gsub(/ /, "", $6); print $6 }' "$out/lambda.md"; }
+  peak=$(awk -F'\t' '$1 ~ /^ours/ && $4 > m { m = $4 } END { printf "%.1f", m / 1024 }' "$out/http.tsv")
+  zip_mb=$(awk -v b="$(stat -c %s target/lambda/rust-hybrid-api/bootstrap.zip)" 'BEGIN { printf "%.2f", b / 1048576 }')
+  echo "| figure | target | measured |"
+  echo "|---|---|---|"
+  echo "| logger cost: /health req/s, log to a file / RUST_LOG=off | ≥ 0.95 | $(awk -v a="$(rps "$logged" health)" -v b="$(rps "$quiet" health)" 'BEGIN { printf "%.2f", a / b }') |"
+  echo "| /health req/s, ours (log to a file) / floor | ≥ 0.90 | $(awk -v a="$(rps "$logged" health)" -v b="$(rps "$floored" health)" 'BEGIN { printf "%.2f", a / b }') |"
+  echo "| /health req/s, ours (RUST_LOG=off) / floor | | $(awk -v a="$(rps "$quiet" health)" -v b="$(rps "$floored" health)" 'BEGIN { printf "%.2f", a / b }') |"
+  echo "| Lambda exec → first poll, ours / floor | ≤ 1.10 | $(lambda_ratio "first poll") |"
+  echo "| Lambda warm p50, ours / floor | ≤ 1.10 | $(lambda_ratio "warm p50") |"
+  echo "| RSS under HTTP load (peak) | ≤ 10 MB | $peak MB |"
+  echo "| zipped bootstrap | ≤ 2.5 MB | $zip_mb MB |"
+} > "$out/results.md"
+
+cat "$out/results.md"

@@ -1,0 +1,330 @@
+//! Lambda-mode benchmark for `make bench`: a minimal Runtime API on loopback (std threads, no
+//! framework, so it costs little next to what it measures) driving a function binary.
+//!
+//! - cold start: exec → first `GET /next`, and exec → first response posted, over fresh processes;
+//! - warm: invocations in one process, each timed from the event written to the response read,
+//!   and the process's RSS at the end.
+//!
+//! It benchmarks our binary (HTTP API event with and without `accept-encoding: br`) and the
+//! floor (`examples/floor_lambda.rs`), prints a markdown table, and writes the raw warm
+//! latencies to `target/bench/lambda-*.txt`.
+//!
+//! `bench_lambda OURS FLOOR EVENT COLD_RUNS WARM_INVOCATIONS`
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+#[derive(Default)]
+struct State {
+    event: String,
+    /// Events that may still be handed out; `/next` waits while this is 0.
+    budget: usize,
+    /// Bumped for each new process, so a killed process's pending `/next` cannot take an event.
+    generation: u64,
+    next_id: u64,
+    first_poll: Option<Instant>,
+    served: Vec<Instant>,
+    answered: Vec<(Instant, Value)>,
+}
+
+struct FakeRuntime {
+    addr: String,
+    state: Arc<(Mutex<State>, Condvar)>,
+}
+
+impl FakeRuntime {
+    fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let addr = listener.local_addr().expect("local addr").to_string();
+        let state = Arc::new((Mutex::new(State::default()), Condvar::new()));
+        let shared = Arc::clone(&state);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let shared = Arc::clone(&shared);
+                std::thread::spawn(move || serve(stream, &shared));
+            }
+        });
+        FakeRuntime { addr, state }
+    }
+
+    /// Prepares for a new process: clears the recordings and allows `budget` events of `event`.
+    fn reset(&self, event: &str, budget: usize) {
+        let mut state = self.state.0.lock().expect("lock");
+        *state = State {
+            event: event.to_owned(),
+            budget,
+            generation: state.generation + 1,
+            next_id: state.next_id,
+            ..State::default()
+        };
+        self.state.1.notify_all();
+    }
+
+    /// For the running process: clears the recordings and allows `budget` more events.
+    fn allow(&self, budget: usize) {
+        let mut state = self.state.0.lock().expect("lock");
+        state.budget = budget;
+        state.served.clear();
+        state.answered.clear();
+        self.state.1.notify_all();
+    }
+
+    /// Waits until `count` responses have been posted and returns the recordings.
+    fn wait_for(&self, count: usize) -> (Option<Instant>, Vec<Instant>, Vec<(Instant, Value)>) {
+        let (lock, ready) = &*self.state;
+        let state = lock.lock().expect("lock");
+        let (state, timeout) = ready
+            .wait_timeout_while(state, WAIT, |s| s.answered.len() < count)
+            .expect("lock");
+        assert!(
+            !timeout.timed_out(),
+            "only {} of {count} responses within {WAIT:?}",
+            state.answered.len()
+        );
+        (
+            state.first_poll,
+            state.served.clone(),
+            state.answered.clone(),
+        )
+    }
+}
+
+fn serve(stream: TcpStream, shared: &(Mutex<State>, Condvar)) {
+    let mut writer = stream.try_clone().expect("clone stream");
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let arrived = Instant::now();
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            if line == "\r\n" {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let (lock, ready) = shared;
+        if request_line.starts_with("GET ") && request_line.contains("/invocation/next") {
+            let mut state = lock.lock().expect("lock");
+            state.first_poll.get_or_insert(arrived);
+            let generation = state.generation;
+            state = ready
+                .wait_while(state, |s| s.budget == 0 && s.generation == generation)
+                .expect("lock");
+            if state.generation != generation {
+                return;
+            }
+            state.budget -= 1;
+            state.next_id += 1;
+            let deadline = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("clock")
+                + WAIT;
+            let response = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+                 Lambda-Runtime-Aws-Request-Id: bench-{}\r\nLambda-Runtime-Deadline-Ms: {}\r\n\
+                 Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:bench\r\n\
+                 Content-Length: {}\r\n\r\n{}",
+                state.next_id,
+                deadline.as_millis(),
+                state.event.len(),
+                state.event
+            );
+            if writer.write_all(response.as_bytes()).is_err() {
+                return;
+            }
+            state.served.push(Instant::now());
+        } else {
+            let _ = writer.write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n");
+            if request_line.contains("/response") || request_line.contains("/error") {
+                let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                let mut state = lock.lock().expect("lock");
+                state.answered.push((arrived, value));
+                ready.notify_all();
+            }
+        }
+    }
+}
+
+fn spawn(binary: &str, runtime: &FakeRuntime) -> Child {
+    Command::new(binary)
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", &runtime.addr)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(if std::env::var_os("BENCH_DEBUG").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {binary}: {e}"))
+}
+
+fn stop(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn check(answer: &Value) {
+    assert_eq!(
+        answer["statusCode"], 200,
+        "the function did not answer 200: {answer}"
+    );
+}
+
+/// Median exec → first poll and exec → first response over `runs` fresh processes.
+fn cold(binary: &str, event: &str, runs: usize, runtime: &FakeRuntime) -> (Duration, Duration) {
+    let mut polls = Vec::new();
+    let mut responses = Vec::new();
+    for _ in 0..runs {
+        runtime.reset(event, 1);
+        let started = Instant::now();
+        let child = spawn(binary, runtime);
+        let (first_poll, _, answered) = runtime.wait_for(1);
+        check(&answered[0].1);
+        polls.push(first_poll.expect("polled") - started);
+        responses.push(answered[0].0 - started);
+        stop(child);
+    }
+    (median(&mut polls), median(&mut responses))
+}
+
+/// Per-invocation latencies over `count` warm invocations in one process, and its RSS in kB.
+fn warm(binary: &str, event: &str, count: usize, runtime: &FakeRuntime) -> (Vec<Duration>, u64) {
+    runtime.reset(event, 1);
+    let child = spawn(binary, runtime);
+    runtime.wait_for(1);
+    runtime.allow(count);
+    let (_, served, answered) = runtime.wait_for(count);
+    answered.iter().for_each(|(_, value)| check(value));
+    let latencies = served
+        .iter()
+        .zip(&answered)
+        .map(|(s, (a, _))| *a - *s)
+        .collect();
+    let rss = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmRSS:"))?.to_owned();
+            line.split_whitespace().nth(1)?.parse().ok()
+        })
+        .unwrap_or(0);
+    stop(child);
+    (latencies, rss)
+}
+
+fn median(values: &mut [Duration]) -> Duration {
+    percentile(values, 50.0)
+}
+
+fn percentile(values: &mut [Duration], p: f64) -> Duration {
+    values.sort();
+    let rank = ((p / 100.0) * values.len() as f64).ceil() as usize;
+    values[rank.clamp(1, values.len()) - 1]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn ratio(ours: Duration, floor: Duration) -> String {
+    format!("{:.2}", ours.as_secs_f64() / floor.as_secs_f64())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, ours, floor, event_file, cold_runs, warm_count] = &args[..] else {
+        eprintln!("usage: bench_lambda OURS FLOOR EVENT COLD_RUNS WARM_INVOCATIONS");
+        std::process::exit(2);
+    };
+    let cold_runs: usize = cold_runs.parse().expect("COLD_RUNS is a number");
+    let warm_count: usize = warm_count.parse().expect("WARM_INVOCATIONS is a number");
+    let with_br: Value = serde_json::from_str(
+        &std::fs::read_to_string(event_file).unwrap_or_else(|e| panic!("{event_file}: {e}")),
+    )
+    .expect("the event is JSON");
+    let mut without_br = with_br.clone();
+    if let Some(headers) = without_br["headers"].as_object_mut() {
+        headers.remove("accept-encoding");
+    }
+    let (with_br, without_br) = (with_br.to_string(), without_br.to_string());
+
+    let runtime = FakeRuntime::start();
+    let (ours_poll, ours_first) = cold(ours, &without_br, cold_runs, &runtime);
+    let (floor_poll, floor_first) = cold(floor, &without_br, cold_runs, &runtime);
+    let (mut ours_warm, ours_rss) = warm(ours, &without_br, warm_count, &runtime);
+    let (mut br_warm, br_rss) = warm(ours, &with_br, warm_count, &runtime);
+    let (mut floor_warm, floor_rss) = warm(floor, &without_br, warm_count, &runtime);
+
+    let _ = std::fs::create_dir_all("target/bench");
+    for (name, values) in [
+        ("ours", &ours_warm),
+        ("ours-br", &br_warm),
+        ("floor", &floor_warm),
+    ] {
+        let text: String = values
+            .iter()
+            .map(|d| format!("{}\n", d.as_nanos()))
+            .collect();
+        let _ = std::fs::write(format!("target/bench/lambda-{name}.txt"), text);
+    }
+
+    println!("| Lambda figure | ours | ours, `accept-encoding: br` | floor | ours / floor |");
+    println!("|---|---|---|---|---|");
+    println!(
+        "| exec → first poll (median of {cold_runs}) | {} | | {} | {} |",
+        ms(ours_poll),
+        ms(floor_poll),
+        ratio(ours_poll, floor_poll)
+    );
+    println!(
+        "| exec → first response (median of {cold_runs}) | {} | | {} | {} |",
+        ms(ours_first),
+        ms(floor_first),
+        ratio(ours_first, floor_first)
+    );
+    for p in [50.0, 99.0] {
+        let (o, b, f) = (
+            percentile(&mut ours_warm, p),
+            percentile(&mut br_warm, p),
+            percentile(&mut floor_warm, p),
+        );
+        println!(
+            "| warm p{p} ({warm_count} invocations) | {} | {} | {} | {} |",
+            ms(o),
+            ms(b),
+            ms(f),
+            ratio(o, f)
+        );
+    }
+    println!(
+        "| RSS after the warm run | {:.1} MB | {:.1} MB | {:.1} MB | |",
+        ours_rss as f64 / 1024.0,
+        br_rss as f64 / 1024.0,
+        floor_rss as f64 / 1024.0
+    );
+}
