@@ -95,13 +95,15 @@ fn check_runtime_api(value: &str) -> Result<(), ConfigError> {
 pub fn run() -> Result<(), LaunchError> {
     let settings = Settings::from_env()?;
     let launch = Launch::from_lookup(env_lookup)?;
-    logging::init(&settings.log_filter);
+    logging::init(&settings.log_filter, launch == Launch::Http);
     install_panic_hook();
     let system = actix_rt::System::new();
-    match launch {
+    let result = match launch {
         Launch::Http => system.block_on(serve_http(&settings)),
         Launch::Lambda { runtime_api } => system.block_on(serve_lambda(&settings, &runtime_api)),
-    }
+    };
+    logging::flush();
+    result
 }
 
 /// Binds `HOST:PORT` and returns the server (not yet polled) with the addresses it listens on,
