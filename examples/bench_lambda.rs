@@ -9,7 +9,8 @@
 //! floor (`examples/floor_lambda.rs`), prints a markdown table, and writes the raw warm
 //! latencies to `target/bench/lambda-*.txt`.
 //!
-//! `bench_lambda OURS FLOOR EVENT COLD_RUNS WARM_INVOCATIONS`
+//! `bench_lambda OURS FLOOR EVENT COLD_RUNS WARM_INVOCATIONS`; `BENCH_RUST_LOG` sets the
+//! function's `RUST_LOG` (default: unset, so `info`), `BENCH_DEBUG` shows its stderr.
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -173,6 +174,7 @@ fn spawn(binary: &str, runtime: &FakeRuntime) -> Child {
         .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .envs(std::env::var("BENCH_RUST_LOG").map(|filter| ("RUST_LOG", filter)))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(if std::env::var_os("BENCH_DEBUG").is_some() {
