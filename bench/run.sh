@@ -59,7 +59,10 @@ bench_http() {
       echo "FAIL: errors during $name $route:" >&2; echo "$report" >&2; exit 1
     fi
     local rps; rps=$(awk '/Requests\/sec/ { print $2 }' <<<"$report")
-    printf '%s\t%s\t%s\t%s\n' "$name" "$route" "$rps" "$(rss_kb "$server_pid" VmHWM)" >>"$out/http.tsv"
+    local percentiles=()
+    for p in 50% 75% 90% 99%; do percentiles+=("$(to_ms "$(awk -v p="$p" '$1 == p { print $2 }' <<<"$report")")"); done
+    printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$route" "$rps" "$(rss_kb "$server_pid" VmHWM)" \
+      "$(IFS=,; echo "${percentiles[*]}")" >>"$out/http.tsv"
     # shellcheck disable=SC2016 # the backticks are markdown
     printf '| %s | `%s /%s` | %.0f | %s | %s | %.2f | %.1f | %.1f |\n' \
       "$name" "$([ "$route" = echo ] && echo POST || echo GET)" "$route" \
@@ -122,4 +125,7 @@ bench_http() {
   echo "| zipped bootstrap | ≤ 2.5 MB | $zip_mb MB |"
 } > "$out/results.md"
 
+python3 bench/chart.py "$out"
+echo >>"$out/results.md"
+echo "Latency chart: $out/latency.svg" >>"$out/results.md"
 cat "$out/results.md"

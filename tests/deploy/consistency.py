@@ -111,11 +111,7 @@ for service, spec in compose.items():
         set_vars.setdefault(var, set()).add(f"compose {service}")
 for var in template["Resources"]["Function"]["Properties"]["Environment"]["Variables"]:
     set_vars.setdefault(var, set()).add("template.yaml")
-# The build stages' own settings are for cargo, not the service.
-build_only = {"CARGO_PROFILE_RELEASE_STRIP"}
 for var, where in sorted(set_vars.items()):
-    if var in build_only:
-        continue
     check(f"{var} (set by {', '.join(sorted(where))}) is read by the service", var in service_vars)
 
 failed = results.count(False)
