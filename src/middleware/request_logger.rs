@@ -1,25 +1,29 @@
 //! One log line per request, written once the response is known:
 //!
 //! ```text
-//! [REQ] 200 | GET     | /health | 84.2µs
+//! [REQ] 200 | GET     | /health | 84.2µs | 9c1e0f3a5b7d2e4f1a2b3c4d5e6f7081
 //! ```
 //!
+//! The last field is the request id, which the response also carries as `X-Request-Id`.
 //! The path is the raw request path (still percent-encoded, without the query string, which may
 //! carry secrets). Anything that could end or fake a line is escaped: a Lambda event can put any
 //! string in a path.
 
+use super::request_id::{RequestId, X_REQUEST_ID};
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::Error;
+use actix_web::{Error, HttpMessage};
 use std::fmt::{self, Write};
 use std::time::{Duration, Instant};
 
 /// The log target of request lines; `RUST_LOG=info,request=off` silences them.
 pub const REQUEST_LOG_TARGET: &str = "request";
 
-/// Logs every request, including 404s and errors, and boxes the response body so that the one
-/// App type suits `HttpServer`, lambda-web (which needs a `Display` body error) and the tests.
+/// Logs every request, including 404s and errors, with its [`RequestId`], which it also puts in
+/// the request's extensions and the response's `X-Request-Id`. It boxes the response body so
+/// that the one App type suits `HttpServer`, lambda-web (which needs a `Display` body error) and
+/// the tests.
 pub async fn log_request(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -29,9 +33,17 @@ pub async fn log_request(
     // NormalizePath rewrites it further in.
     let method = req.method().clone();
     let uri = req.uri().clone();
-    let result = next.call(req).await;
-    let status = match &result {
-        Ok(res) => res.status(),
+    let id = RequestId::from_incoming(req.headers().get(X_REQUEST_ID));
+    req.extensions_mut().insert(id.clone());
+    let mut result = next.call(req).await;
+    let status = match &mut result {
+        Ok(res) => {
+            res.headers_mut()
+                .insert(X_REQUEST_ID, id.header_value().clone());
+            res.status()
+        }
+        // Only middleware errors arrive here (handler errors are already responses); actix
+        // renders them later, without the id header, so the log line is the only record.
         Err(err) => err.as_response_error().status_code(),
     };
     log::info!(
@@ -42,12 +54,14 @@ pub async fn log_request(
             method: method.as_str(),
             path: uri.path(),
             elapsed: started.elapsed(),
+            request_id: id.as_str(),
         }
     );
     result.map(ServiceResponse::map_into_boxed_body)
 }
 
-/// A request line in the original service's format: status 3 wide, method left-aligned in 7.
+/// A request line in the original service's format (status 3 wide, method left-aligned in 7),
+/// followed by the request id.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestLine<'a> {
     /// The response status code.
@@ -58,17 +72,20 @@ pub struct RequestLine<'a> {
     pub path: &'a str,
     /// Time from the request reaching the logger to the response being ready.
     pub elapsed: Duration,
+    /// The request id; always a safe token.
+    pub request_id: &'a str,
 }
 
 impl fmt::Display for RequestLine<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "[REQ] {:>3} | {:<7} | {} | {:.1?}",
+            "[REQ] {:>3} | {:<7} | {} | {:.1?} | {}",
             self.status,
             self.method,
             EscapedPath(self.path),
-            self.elapsed
+            self.elapsed,
+            self.request_id
         )
     }
 }
@@ -108,6 +125,7 @@ mod tests {
             method,
             path,
             elapsed: Duration::from_nanos(micros * 1000 + 200),
+            request_id: "r1",
         }
         .to_string()
     }
@@ -116,11 +134,11 @@ mod tests {
     fn matches_the_original_format() {
         assert_eq!(
             line(200, "GET", "/health", 84),
-            "[REQ] 200 | GET     | /health | 84.2µs"
+            "[REQ] 200 | GET     | /health | 84.2µs | r1"
         );
         assert_eq!(
             line(404, "DELETE", "/x", 1500),
-            "[REQ] 404 | DELETE  | /x | 1.5ms"
+            "[REQ] 404 | DELETE  | /x | 1.5ms | r1"
         );
     }
 
@@ -128,7 +146,7 @@ mod tests {
     fn long_methods_are_not_truncated() {
         assert_eq!(
             line(405, "PROPFIND", "/", 3),
-            "[REQ] 405 | PROPFIND | / | 3.2µs"
+            "[REQ] 405 | PROPFIND | / | 3.2µs | r1"
         );
     }
 
@@ -139,7 +157,7 @@ mod tests {
         assert_eq!(logged.lines().count(), 1);
         assert_eq!(
             logged,
-            "[REQ] 404 | GET     | /health\\n[REQ] 200 | GET     | /admin | 1.0µs\\r\\u{1b}[2J\\u{2028}\\\\ | 7.2µs"
+            "[REQ] 404 | GET     | /health\\n[REQ] 200 | GET     | /admin | 1.0µs\\r\\u{1b}[2J\\u{2028}\\\\ | 7.2µs | r1"
         );
     }
 

@@ -60,10 +60,16 @@ pub fn configure(cfg: &mut web::ServiceConfig, root: &RootPath) {
         .service(
             web::resource(root.join("/echo"))
                 .route(web::post().to(echo::echo))
-                .default_service(web::to(reject_method("POST")))
+                .route(web::route().guard(guard::Options()).to(options(ECHO_ALLOW)))
+                .default_service(web::to(reject_method(ECHO_ALLOW)))
                 .wrap(no_store()),
         );
 }
+
+/// The methods the read-only endpoints answer, as `Allow` lists them.
+const READABLE_ALLOW: &str = "GET, HEAD, OPTIONS";
+/// The methods `/echo` answers, as `Allow` lists them.
+const ECHO_ALLOW: &str = "POST, OPTIONS";
 
 /// `Cache-Control: no-store` on every answer of a resource (405s and errors too): an echoed
 /// body may hold anything the client sent, and a cached time is a wrong time.
@@ -83,7 +89,7 @@ pub async fn not_found(
 }
 
 /// A resource answering GET and HEAD with `handler`: HTTP/1.1 drops the body of a HEAD response
-/// and keeps its headers, so one handler serves both.
+/// and keeps its headers, so one handler serves both. OPTIONS lists the methods.
 fn readable<F, Args>(path: String, handler: F) -> actix_web::Resource
 where
     F: Handler<Args>,
@@ -96,7 +102,24 @@ where
                 .guard(guard::Any(guard::Get()).or(guard::Head()))
                 .to(handler),
         )
-        .default_service(web::to(reject_method("GET, HEAD")))
+        .route(
+            web::route()
+                .guard(guard::Options())
+                .to(options(READABLE_ALLOW)),
+        )
+        .default_service(web::to(reject_method(READABLE_ALLOW)))
+}
+
+/// `OPTIONS` on an endpoint: `204 No Content` with the `Allow` header (RFC 9110, 9.3.7). It is
+/// not a CORS preflight answer; see the README.
+fn options(allow: &'static str) -> impl Fn() -> Ready<HttpResponse> + Clone + 'static {
+    move || {
+        ready(
+            HttpResponse::NoContent()
+                .insert_header((header::ALLOW, allow))
+                .finish(),
+        )
+    }
 }
 
 fn reject_method(

@@ -113,10 +113,10 @@ fn the_startup_line_names_mode_address_root_and_version() {
 }
 
 #[test]
-fn every_request_is_logged_once_in_the_original_format() {
+fn every_request_is_logged_once_in_the_original_format_with_its_request_id() {
     let (mut service, addr) = Service::http(&[]);
-    http::get(addr, "/health");
-    http::get(addr, "/missing?token=secret");
+    let health = http::request(addr, "GET", "/health", &[("X-Request-Id", "trace-42")], b"");
+    let missing = http::get(addr, "/missing?token=secret");
     http::request(addr, "DELETE", "/time", &[], b"");
     http::request(
         addr,
@@ -125,15 +125,20 @@ fn every_request_is_logged_once_in_the_original_format() {
         &[("Content-Type", "text/plain")],
         b"x",
     );
-    for (status, method, path) in [
-        ("200", "GET    ", "/health"),
-        ("404", "GET    ", "/missing"),
-        ("405", "DELETE ", "/time"),
-        ("415", "POST   ", "/echo"),
+    assert_eq!(health.header("x-request-id"), Some("trace-42"));
+    let generated = missing.header("x-request-id").expect("an id is generated");
+    for (status, method, path, id) in [
+        ("200", "GET    ", "/health", Some("trace-42")),
+        ("404", "GET    ", "/missing", Some(generated)),
+        ("405", "DELETE ", "/time", None),
+        ("415", "POST   ", "/echo", None),
     ] {
         let prefix = format!("[REQ] {status} | {method} | {path} | ");
         let line = service.wait_for_line(|l| l.starts_with(&prefix));
-        let duration = line.strip_prefix(&prefix).unwrap();
+        let (duration, logged_id) = line
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.split_once(" | "))
+            .unwrap_or_else(|| panic!("duration | id: {line}"));
         assert!(
             ["ns", "µs", "ms", "s"]
                 .iter()
@@ -143,6 +148,10 @@ fn every_request_is_logged_once_in_the_original_format() {
         let decimals = duration.split('.').nth(1).unwrap_or_default();
         let digits = decimals.chars().take_while(char::is_ascii_digit).count();
         assert_eq!(digits, 1, "one decimal: {line}");
+        match id {
+            Some(id) => assert_eq!(logged_id, id, "{line}"),
+            None => assert_eq!(logged_id.len(), 32, "a generated id: {line}"),
+        }
     }
     let stderr = service.stderr_so_far();
     assert!(

@@ -246,19 +246,49 @@ async fn unknown_paths_return_404_json() {
     }
 }
 
+/// Every method on every route gets only the contract's answer.
 #[actix_rt::test]
-async fn wrong_methods_return_405_with_an_allow_header() {
-    let cases = [
-        (Method::POST, "/health", "GET, HEAD"),
-        (Method::DELETE, "/", "GET, HEAD"),
-        (Method::PUT, "/time", "GET, HEAD"),
-        (Method::GET, "/echo", "POST"),
-        (Method::PATCH, "/echo", "POST"),
+async fn every_method_on_every_route_gets_the_contract_answer_or_405_with_allow() {
+    const READABLE: &str = "GET, HEAD, OPTIONS";
+    const ECHO: &str = "POST, OPTIONS";
+    let methods = [
+        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT", "PROPFIND",
     ];
-    for (method, path, allow) in cases {
-        let reply = call(&[], TestRequest::default().method(method.clone()).uri(path)).await;
-        reply.assert_error(405, "method_not_allowed");
-        assert_eq!(reply.header("allow"), Some(allow), "{method} {path}");
+    for (path, allow) in [
+        ("/", READABLE),
+        ("/health", READABLE),
+        ("/time", READABLE),
+        ("/echo", ECHO),
+    ] {
+        for method in methods {
+            let request = TestRequest::default()
+                .method(Method::from_bytes(method.as_bytes()).unwrap())
+                .uri(path)
+                .insert_header(("content-type", "application/json"))
+                .set_payload("{}");
+            let reply = call(&[], request).await;
+            let case = format!("{method} {path}");
+            match method {
+                "OPTIONS" => {
+                    assert_eq!(reply.status, 204, "{case}");
+                    assert_eq!(reply.header("allow"), Some(allow), "{case}");
+                    assert!(reply.body.is_empty(), "{case}");
+                }
+                "GET" | "HEAD" if allow == READABLE => assert_eq!(reply.status, 200, "{case}"),
+                "POST" if allow == ECHO => assert_eq!(reply.status, 200, "{case}"),
+                _ => {
+                    let message = reply.assert_error(405, "method_not_allowed");
+                    assert_eq!(reply.header("allow"), Some(allow), "{case}");
+                    assert!(message.contains(method), "{message}");
+                }
+            }
+        }
+    }
+    for method in methods {
+        let request = TestRequest::default()
+            .method(Method::from_bytes(method.as_bytes()).unwrap())
+            .uri("/nope");
+        call(&[], request).await.assert_error(404, "not_found");
     }
 }
 
@@ -369,4 +399,37 @@ async fn errors_are_json_for_every_status() {
         body,
         json!({"error": "not_found", "message": "There is no endpoint at /missing; GET / lists them."})
     );
+}
+
+#[actix_rt::test]
+async fn every_response_carries_a_generated_request_id() {
+    let mut seen = Vec::new();
+    for request in [get("/health"), get("/nope"), post_json("/echo", b"{")] {
+        let reply = call(&[], request).await;
+        let id = reply
+            .header("x-request-id")
+            .expect("x-request-id")
+            .to_owned();
+        assert_eq!(id.len(), 32, "{id}");
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+        seen.push(id);
+    }
+    seen.dedup();
+    assert_eq!(seen.len(), 3, "ids are distinct: {seen:?}");
+}
+
+#[actix_rt::test]
+async fn a_sane_incoming_request_id_is_propagated_and_anything_else_replaced() {
+    let with_id = |id: &str| get("/health").insert_header(("x-request-id", id));
+    let kept = call(&[], with_id("3f2a9c1e-8d4b-4b7a.prod:7")).await;
+    assert_eq!(
+        kept.header("x-request-id"),
+        Some("3f2a9c1e-8d4b-4b7a.prod:7")
+    );
+    for unsafe_id in ["", "has space", "a|b", &"x".repeat(129)] {
+        let replaced = call(&[], with_id(unsafe_id)).await;
+        let id = replaced.header("x-request-id").expect("x-request-id");
+        assert_ne!(id, unsafe_id);
+        assert_eq!(id.len(), 32, "{id}");
+    }
 }
