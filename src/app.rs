@@ -7,7 +7,10 @@ use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::{from_fn, Condition, DefaultHeaders, NormalizePath};
-use actix_web::{web, App, Error};
+use actix_web::web::{self, Bytes};
+use actix_web::{App, Error};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 /// How the process receives requests. Only the launcher decides it; the app reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +40,10 @@ pub struct AppContext {
     pub root_path: RootPath,
     /// The `/echo` body limit.
     pub max_body_bytes: usize,
+    /// How long a body may take to arrive.
+    pub body_timeout: Duration,
+    /// The OpenAPI document for `root_path`, built on first request and shared by every worker.
+    pub openapi: Arc<OnceLock<Bytes>>,
 }
 
 impl AppContext {
@@ -46,14 +53,16 @@ impl AppContext {
             mode,
             root_path: settings.root_path.clone(),
             max_body_bytes: settings.max_body_bytes,
+            body_timeout: settings.body_timeout,
+            openapi: Arc::default(),
         }
     }
 }
 
 /// Builds the application. Middleware runs outermost first: the request logger (which sees the
 /// path as the client sent it), then HEAD-body removal in Lambda mode, then
-/// `X-Content-Type-Options: nosniff` on every response, then trailing-slash trimming
-/// (`/health/` routes like `/health`).
+/// `X-Content-Type-Options: nosniff` on every response, then the request-head limits (JSON 414
+/// and 431), then trailing-slash trimming (`/health/` routes like `/health`).
 pub fn app(
     ctx: AppContext,
 ) -> App<
@@ -72,6 +81,7 @@ pub fn app(
         .configure(|cfg| routes::configure(cfg, &root_path))
         .default_service(web::to(routes::not_found))
         .wrap(NormalizePath::trim())
+        .wrap(from_fn(middleware::check_request_head))
         .wrap(DefaultHeaders::new().add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")))
         .wrap(Condition::new(
             in_lambda,

@@ -17,6 +17,8 @@ pub const ROOT_PATH: &str = "ROOT_PATH";
 pub const MAX_BODY_BYTES: &str = "MAX_BODY_BYTES";
 /// How long in-flight requests may take to finish after SIGTERM/SIGINT.
 pub const SHUTDOWN_TIMEOUT_SECS: &str = "SHUTDOWN_TIMEOUT_SECS";
+/// How long a request body may take to arrive.
+pub const BODY_TIMEOUT_SECS: &str = "BODY_TIMEOUT_SECS";
 /// Log filter, in env_logger's syntax.
 pub const RUST_LOG: &str = "RUST_LOG";
 
@@ -25,6 +27,7 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
 const DEFAULT_PORT: u16 = 8080;
 const DEFAULT_HOST: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
 const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 10;
+const DEFAULT_BODY_TIMEOUT_SECS: u64 = 30;
 const DEFAULT_LOG_FILTER: &str = "info";
 const LOG_LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
 
@@ -37,6 +40,7 @@ const LOG_LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"]
 /// | `ROOT_PATH`             | base path for all routes             | `/`       |
 /// | `MAX_BODY_BYTES`        | request body limit                   | `6291456` |
 /// | `SHUTDOWN_TIMEOUT_SECS` | grace period for in-flight requests  | `10`      |
+/// | `BODY_TIMEOUT_SECS`     | time allowed to receive a body       | `30`      |
 /// | `RUST_LOG`              | log filter                           | `info`    |
 ///
 /// An empty variable counts as unset.
@@ -52,6 +56,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// `SHUTDOWN_TIMEOUT_SECS`
     pub shutdown_timeout: Duration,
+    /// `BODY_TIMEOUT_SECS`
+    pub body_timeout: Duration,
     /// `RUST_LOG`, validated.
     pub log_filter: String,
 }
@@ -74,6 +80,11 @@ impl Settings {
             shutdown_timeout: get(SHUTDOWN_TIMEOUT_SECS)
                 .map_or(Ok(DEFAULT_SHUTDOWN_TIMEOUT_SECS), |v| {
                     parse_shutdown_secs(&v)
+                })
+                .map(Duration::from_secs)?,
+            body_timeout: get(BODY_TIMEOUT_SECS)
+                .map_or(Ok(DEFAULT_BODY_TIMEOUT_SECS), |v| {
+                    parse_body_timeout_secs(&v)
                 })
                 .map(Duration::from_secs)?,
             log_filter: get(RUST_LOG).map_or(Ok(DEFAULT_LOG_FILTER.to_owned()), |v| {
@@ -204,6 +215,17 @@ fn parse_shutdown_secs(value: &str) -> Result<u64, ConfigError> {
     }
 }
 
+fn parse_body_timeout_secs(value: &str) -> Result<u64, ConfigError> {
+    match value.parse::<u64>() {
+        Ok(secs) if (1..=3600).contains(&secs) => Ok(secs),
+        _ => Err(ConfigError::new(
+            BODY_TIMEOUT_SECS,
+            value,
+            "expected a whole number of seconds from 1 to 3600",
+        )),
+    }
+}
+
 /// env_logger reads a bare word that is not a level as a target name, so `RUST_LOG=inof` would
 /// silently turn logging off. We accept bare words only when they are levels; a target filter
 /// is written `target=level`.
@@ -306,6 +328,7 @@ mod tests {
         assert_eq!(s.root_path.to_string(), "/");
         assert_eq!(s.max_body_bytes, 6_291_456);
         assert_eq!(s.shutdown_timeout, Duration::from_secs(10));
+        assert_eq!(s.body_timeout, Duration::from_secs(30));
         assert_eq!(s.log_filter, "info");
     }
 
@@ -409,6 +432,16 @@ mod tests {
         for bad in ["3601", "ten", "1.5"] {
             let err = error_for(&[("SHUTDOWN_TIMEOUT_SECS", bad)]);
             assert_eq!(err.variable(), "SHUTDOWN_TIMEOUT_SECS");
+        }
+    }
+
+    #[test]
+    fn body_timeout_is_at_least_a_second_and_bounded() {
+        let s = settings(&[("BODY_TIMEOUT_SECS", "1")]).unwrap();
+        assert_eq!(s.body_timeout, Duration::from_secs(1));
+        for bad in ["0", "3601", "30s"] {
+            let err = error_for(&[("BODY_TIMEOUT_SECS", bad)]);
+            assert_eq!(err.variable(), "BODY_TIMEOUT_SECS", "{bad}");
         }
     }
 

@@ -48,6 +48,21 @@ pub enum ApiError {
         /// The transport error.
         detail: String,
     },
+    /// The body did not arrive in time (`BODY_TIMEOUT_SECS`).
+    BodyTimeout {
+        /// The time allowed, in seconds.
+        secs: u64,
+    },
+    /// The request target (path and query) is longer than the service accepts.
+    UriTooLong {
+        /// The longest request target accepted, in bytes.
+        limit: usize,
+    },
+    /// The request headers together are larger than the service accepts.
+    HeadersTooLarge {
+        /// The most header bytes accepted.
+        limit: usize,
+    },
 }
 
 impl ApiError {
@@ -61,6 +76,9 @@ impl ApiError {
             ApiError::EmptyBody => "empty_body",
             ApiError::InvalidJson { .. } => "invalid_json",
             ApiError::UnreadableBody { .. } => "unreadable_body",
+            ApiError::BodyTimeout { .. } => "body_timeout",
+            ApiError::UriTooLong { .. } => "uri_too_long",
+            ApiError::HeadersTooLarge { .. } => "headers_too_large",
         }
     }
 }
@@ -95,6 +113,17 @@ impl fmt::Display for ApiError {
             ApiError::UnreadableBody { detail } => {
                 write!(f, "The request body could not be read: {detail}.")
             }
+            ApiError::BodyTimeout { secs } => {
+                write!(f, "The request body did not arrive within {secs} seconds.")
+            }
+            ApiError::UriTooLong { limit } => write!(
+                f,
+                "The request path and query are longer than the limit of {limit} bytes."
+            ),
+            ApiError::HeadersTooLarge { limit } => write!(
+                f,
+                "The request headers are larger than the limit of {limit} bytes."
+            ),
         }
     }
 }
@@ -112,6 +141,9 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            ApiError::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
+            ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::EmptyBody
             | ApiError::InvalidJson { .. }
             | ApiError::UnreadableBody { .. } => StatusCode::BAD_REQUEST,

@@ -14,6 +14,7 @@ use actix_web::HttpServer;
 use std::fmt;
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// Host and port of the Lambda Runtime API.
 pub const AWS_LAMBDA_RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
@@ -23,6 +24,13 @@ pub const AWS_LAMBDA_FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
 pub const AWS_LAMBDA_FUNCTION_MEMORY_SIZE: &str = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE";
 /// The function's version; set by Lambda, required by lambda_runtime.
 pub const AWS_LAMBDA_FUNCTION_VERSION: &str = "AWS_LAMBDA_FUNCTION_VERSION";
+
+/// How long a client may take to send a request's head (request line and headers). A slower
+/// client gets actix-http's empty-bodied 408 and is disconnected, so it cannot hold a worker's
+/// connection slot by trickling bytes. This is actix's default, stated because it is documented.
+pub const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long an idle keep-alive connection stays open between requests.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(5);
 
 const SET_BY_LAMBDA: &str =
     "Lambda sets it; when emulating Lambda, set it too (or unset AWS_LAMBDA_* for HTTP mode)";
@@ -116,6 +124,8 @@ pub fn http_server(settings: &Settings) -> Result<(Server, Vec<SocketAddr>), Lau
     };
     let server = HttpServer::new(move || app(ctx.clone()))
         .shutdown_timeout(settings.shutdown_timeout.as_secs())
+        .client_request_timeout(CLIENT_REQUEST_TIMEOUT)
+        .keep_alive(KEEP_ALIVE)
         .bind((settings.host.to_string(), settings.port))
         .map_err(bind_error)?;
     let addresses = server.addrs();

@@ -17,7 +17,7 @@ pub mod error;
 pub mod launcher;
 /// Logger set-up.
 pub mod logging;
-/// Request logging and HEAD handling.
+/// Request logging, request ids, request-head limits and HEAD handling.
 pub mod middleware;
 /// The endpoints.
 pub mod routes;

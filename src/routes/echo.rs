@@ -23,9 +23,13 @@ pub async fn echo(
     if declared_length(&req).is_some_and(|length| length > limit) {
         return Err(ApiError::PayloadTooLarge { limit });
     }
-    let body = payload
-        .to_bytes_limited(limit)
+    // Without a deadline, a client that announces a body and stalls would hold its connection
+    // for ever: actix-http times out only the request head.
+    let body = actix_rt::time::timeout(ctx.body_timeout, payload.to_bytes_limited(limit))
         .await
+        .map_err(|_| ApiError::BodyTimeout {
+            secs: ctx.body_timeout.as_secs(),
+        })?
         .map_err(|_| ApiError::PayloadTooLarge { limit })?
         .map_err(|err| ApiError::UnreadableBody {
             detail: err.to_string(),

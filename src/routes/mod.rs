@@ -1,9 +1,10 @@
-//! The four endpoints. [`configure`] registers them, so `HttpServer`, Lambda and the tests all
+//! The four endpoints and the OpenAPI document. [`configure`] registers them, so `HttpServer`, Lambda and the tests all
 //! serve the very same routes.
 
 mod echo;
 mod health;
 mod index;
+mod openapi;
 mod time;
 
 use crate::app::AppContext;
@@ -16,6 +17,7 @@ use actix_web::{guard, web, FromRequest, HttpRequest, HttpResponse, Responder};
 use std::future::{ready, Ready};
 
 pub use echo::validate_json;
+pub use openapi::{document as openapi_document, OPENAPI_JSON};
 
 /// One row of the endpoint list the index returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +31,7 @@ pub struct Endpoint {
 }
 
 /// What the service offers; the index lists these and a test checks each one answers.
-pub const ENDPOINTS: [Endpoint; 4] = [
+pub const ENDPOINTS: [Endpoint; 5] = [
     Endpoint {
         method: "GET",
         route: "/",
@@ -50,6 +52,11 @@ pub const ENDPOINTS: [Endpoint; 4] = [
         route: "/time",
         description: "The server's current time in RFC 3339, UTC.",
     },
+    Endpoint {
+        method: "GET",
+        route: "/openapi.json",
+        description: "This API's OpenAPI 3 description.",
+    },
 ];
 
 /// Mounts every endpoint under `root`.
@@ -57,6 +64,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, root: &RootPath) {
     cfg.service(readable(root.join("/"), index::index))
         .service(readable(root.join("/health"), health::health))
         .service(readable(root.join("/time"), time::time).wrap(no_store()))
+        .service(readable(root.join("/openapi.json"), openapi::openapi))
         .service(
             web::resource(root.join("/echo"))
                 .route(web::post().to(echo::echo))

@@ -4,6 +4,7 @@ use crate::support::{call, call_in};
 use actix_web::http::Method;
 use actix_web::test::TestRequest;
 use rust_hybrid_api::app::Mode;
+use rust_hybrid_api::middleware::{MAX_HEADER_BYTES, MAX_URI_BYTES};
 use rust_hybrid_api::routes::ENDPOINTS;
 use serde_json::json;
 
@@ -46,6 +47,7 @@ async fn index_describes_the_service_with_full_endpoint_paths() {
         ("GET", "/api/health"),
         ("POST", "/api/echo"),
         ("GET", "/api/time"),
+        ("GET", "/api/openapi.json"),
     ]
     .map(|(m, p)| (m.to_owned(), p.to_owned()));
     assert_eq!(endpoints, expected);
@@ -258,6 +260,7 @@ async fn every_method_on_every_route_gets_the_contract_answer_or_405_with_allow(
         ("/", READABLE),
         ("/health", READABLE),
         ("/time", READABLE),
+        ("/openapi.json", READABLE),
         ("/echo", ECHO),
     ] {
         for method in methods {
@@ -432,4 +435,40 @@ async fn a_sane_incoming_request_id_is_propagated_and_anything_else_replaced() {
         assert_ne!(id, unsafe_id);
         assert_eq!(id.len(), 32, "{id}");
     }
+}
+
+#[actix_rt::test]
+async fn an_overlong_path_and_query_get_a_json_414() {
+    let path = format!("/health?q={}", "a".repeat(MAX_URI_BYTES));
+    let message = call(&[], get(&path))
+        .await
+        .assert_error(414, "uri_too_long");
+    assert!(message.contains("8192 bytes"), "{message}");
+    let at_limit = format!(
+        "/health?q={}",
+        "a".repeat(MAX_URI_BYTES - "/health?q=".len())
+    );
+    assert_eq!(call(&[], get(&at_limit)).await.status, 200);
+}
+
+#[actix_rt::test]
+async fn oversized_headers_get_a_json_431() {
+    let big = "a".repeat(MAX_HEADER_BYTES);
+    let request = get("/health").insert_header(("x-big", big.as_str()));
+    let message = call(&[], request)
+        .await
+        .assert_error(431, "headers_too_large");
+    assert!(message.contains("16384 bytes"), "{message}");
+    let fits = "a".repeat(MAX_HEADER_BYTES / 2);
+    let request = get("/health").insert_header(("x-big", fits.as_str()));
+    assert_eq!(call(&[], request).await.status, 200);
+}
+
+#[actix_rt::test]
+async fn head_limit_errors_are_logged_answers_with_the_usual_headers() {
+    let path = format!("/{}", "a".repeat(MAX_URI_BYTES + 1));
+    let reply = call(&[], get(&path)).await;
+    assert_eq!(reply.status, 414);
+    assert_eq!(reply.header("x-content-type-options"), Some("nosniff"));
+    assert!(reply.header("x-request-id").is_some());
 }

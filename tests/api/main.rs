@@ -8,4 +8,5 @@ mod binary;
 mod contract;
 mod http_server;
 mod lambda;
+mod openapi;
 mod support;
