@@ -3,7 +3,9 @@
 
 use crate::support::http::{self, connect, head, read_response};
 use crate::support::process::{run_to_exit, Service};
-use std::io::Write;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
 
 fn assert_config_error(vars: &[(&str, &str)], expected: &str) {
     let (status, stderr) = run_to_exit(vars);
@@ -178,29 +180,75 @@ fn encoded_control_characters_in_a_path_stay_on_one_log_line() {
     );
 }
 
-#[test]
-fn sigterm_lets_an_in_flight_request_finish_then_exits_0() {
-    let (mut service, addr) = Service::http(&[("SHUTDOWN_TIMEOUT_SECS", "10")]);
-    let mut in_flight = connect(addr);
-    in_flight
-        .write_all(&head("POST", "/echo", &[], Some(15)))
-        .unwrap();
-    in_flight.write_all(b"{\"in\":").unwrap();
-    // The request has reached the handler once the body is being read; the log line of an
-    // earlier request proves the worker is serving.
+/// Opens `count` connections, each with an `/echo` request whose body is half sent, and waits
+/// until the service has logged a request sent after them, so all of them are in flight.
+fn half_sent_echoes(service: &mut Service, addr: SocketAddr, count: usize) -> Vec<TcpStream> {
+    let streams = (0..count)
+        .map(|i| {
+            let mut stream = connect(addr);
+            let body = format!("{{\"n\":{i}}}");
+            stream
+                .write_all(&head("POST", "/echo", &[], Some(body.len())))
+                .unwrap();
+            stream.write_all(&body.as_bytes()[..4]).unwrap();
+            stream
+        })
+        .collect();
     http::get(addr, "/health");
     service.wait_for_line(|l| l.starts_with("[REQ] 200 | GET"));
+    streams
+}
+
+#[test]
+fn sigterm_lets_20_in_flight_requests_finish_refuses_new_connections_and_exits_0() {
+    let (mut service, addr) = Service::http(&[("SHUTDOWN_TIMEOUT_SECS", "10")]);
+    let mut in_flight = half_sent_echoes(&mut service, addr, 20);
 
     service.signal("TERM");
+    let signalled = Instant::now();
     service.wait_for_line(|l| l.contains("SIGTERM received"));
-    in_flight.write_all(b"\"flight\"}").unwrap();
-    let response = read_response(&mut in_flight);
+    let refused = TcpStream::connect_timeout(&addr, Duration::from_secs(2));
+    assert!(
+        refused.is_err(),
+        "a new connection was accepted during shutdown"
+    );
+    for (i, stream) in in_flight.iter_mut().enumerate() {
+        let body = format!("{{\"n\":{i}}}");
+        stream.write_all(&body.as_bytes()[4..]).unwrap();
+        let response = read_response(stream);
+        assert_eq!(response.status, 200, "request {i}");
+        assert_eq!(response.body, body.as_bytes(), "request {i}");
+    }
 
-    assert_eq!(response.status, 200);
-    assert_eq!(response.body, br#"{"in":"flight"}"#);
     assert_eq!(service.wait_for_exit().code(), Some(0));
     assert!(
-        std::net::TcpStream::connect(addr).is_err(),
-        "the listener is closed"
+        signalled.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        signalled.elapsed()
     );
+}
+
+#[test]
+fn requests_still_unfinished_at_the_shutdown_timeout_are_cut_off_and_the_exit_is_0() {
+    let (mut service, addr) = Service::http(&[("SHUTDOWN_TIMEOUT_SECS", "1")]);
+    let mut stalled = half_sent_echoes(&mut service, addr, 3);
+
+    service.signal("TERM");
+    let signalled = Instant::now();
+    assert_eq!(service.wait_for_exit().code(), Some(0));
+    let took = signalled.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(4),
+        "{took:?}"
+    );
+    for stream in &mut stalled {
+        let mut rest = Vec::new();
+        let reading = Instant::now();
+        let _closed = stream.read_to_end(&mut rest);
+        assert!(rest.is_empty(), "{:?}", String::from_utf8_lossy(&rest));
+        assert!(
+            reading.elapsed() < Duration::from_secs(2),
+            "the connection stayed open"
+        );
+    }
 }

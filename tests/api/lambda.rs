@@ -126,6 +126,7 @@ fn http_api_named_stage_is_served_under_a_matching_root_path() {
     assert_eq!(decoded.status, 404);
 }
 
+/// Hand-written test events, other sources' payloads, plain text, a JSON array, `{}` and `null`.
 #[test]
 fn unparseable_events_are_invocation_errors_and_the_next_event_is_served() {
     let valid = event("http-api-health.json");
@@ -138,9 +139,15 @@ fn unparseable_events_are_invocation_errors_and_the_next_event_is_served() {
         valid,
         "not json at all".to_owned(),
         event("http-api-index.json"),
+        "[1,2,3]".to_owned(),
+        event("http-api-health.json"),
+        "{}".to_owned(),
+        event("http-api-health.json"),
+        "null".to_owned(),
+        event("http-api-health.json"),
     ];
     let (runtime, mut service) = function(events, "/");
-    for i in 0..4 {
+    for i in 0..7 {
         let error_id = format!("req-{}", 2 * i + 1);
         match runtime.next_outcome() {
             Outcome::Error { request_id, body } => {
@@ -295,4 +302,38 @@ fn head_through_lambda_has_no_body() {
     assert_eq!(decoded.status, 200);
     assert_eq!(decoded.header("content-type"), Some("application/json"));
     assert!(decoded.body.is_empty());
+}
+
+#[test]
+fn non_ascii_header_values_are_served_and_a_non_ascii_header_name_is_an_invocation_error() {
+    let value = http_api_event("GET", "/health", &[("x-name", "café ☕")], None);
+    let name = http_api_event("GET", "/health", &[("x-café", "1")], None);
+    let events = vec![value, name, event("http-api-health.json")];
+    let (runtime, _service) = function(events, "/");
+    let decoded = Decoded::from_envelope(&runtime.next_outcome().into_response()).unwrap();
+    assert_eq!(decoded.body, br#"{"status":"ok"}"#);
+    assert!(matches!(runtime.next_outcome(), Outcome::Error { .. }));
+    let decoded = Decoded::from_envelope(&runtime.next_outcome().into_response()).unwrap();
+    assert_eq!(decoded.status, 200);
+}
+
+#[test]
+fn an_event_at_the_6_mib_invocation_limit_is_echoed_and_the_next_event_is_served() {
+    const LIMIT: usize = 6 * 1024 * 1024;
+    let mut echo: Value = serde_json::from_str(&event("http-api-echo.json")).unwrap();
+    let sized = |event: &mut Value, fill: usize| {
+        event["body"] = json!(format!("\"{}\"", "x".repeat(fill)));
+        event.to_string()
+    };
+    let overhead = sized(&mut echo, 0).len();
+    let at_limit = sized(&mut echo, LIMIT - overhead);
+    assert_eq!(at_limit.len(), LIMIT);
+    let sent = echo["body"].as_str().unwrap().as_bytes().to_vec();
+
+    let (runtime, _service) = function(vec![at_limit, event("http-api-health.json")], "/");
+    let decoded = Decoded::from_envelope(&runtime.next_outcome().into_response()).unwrap();
+    assert_eq!(decoded.status, 200);
+    assert!(decoded.body == sent, "the body came back changed");
+    let next = Decoded::from_envelope(&runtime.next_outcome().into_response()).unwrap();
+    assert_eq!(next.body, br#"{"status":"ok"}"#);
 }

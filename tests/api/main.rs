@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod bad_input;
 mod binary;
 mod contract;
 mod http_server;

@@ -75,6 +75,9 @@ impl FakeRuntime {
                 let server = HttpServer::new(move || {
                     App::new()
                         .app_data(state.clone())
+                        // Room for the base64 envelope of a 6 MiB body; real Lambda would
+                        // refuse a response over 6 MB, which this fake does not model.
+                        .app_data(web::PayloadConfig::new(16 * 1024 * 1024))
                         .route("/2018-06-01/runtime/invocation/next", web::get().to(next))
                         .route(
                             "/2018-06-01/runtime/invocation/{id}/response",

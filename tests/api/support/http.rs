@@ -79,15 +79,75 @@ pub fn head(
     text.into_bytes()
 }
 
-/// Reads until the server closes the connection and parses the response. The body is whatever
-/// follows the headers (the tests never need chunked responses).
+/// Reads one response: its head, then `Content-Length` bytes of body (or, without one, until
+/// the server closes the connection).
 pub fn read_response(stream: &mut TcpStream) -> Response {
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read response");
+    while complete_length(&raw).is_none() && read_more(stream, &mut raw) {}
+    match complete_length(&raw) {
+        Some(length) => responses(&raw[..length]).remove(0),
+        None => {
+            let (mut response, head_len) = parse_head(&raw);
+            response.body = raw[head_len..].to_vec();
+            response
+        }
+    }
+}
+
+/// Sends `raw` exactly as given, then reads until the server closes the connection.
+pub fn exchange(addr: SocketAddr, raw: &[u8]) -> Vec<u8> {
+    let mut stream = connect(addr);
+    // The server may answer and close before reading everything; what it answered still counts.
+    let _ = stream.write_all(raw);
+    let mut received = Vec::new();
+    while read_more(&mut stream, &mut received) {}
+    received
+}
+
+/// Appends what the server sends next; false once it has closed the connection, or reset it
+/// after closing with request bytes still unread.
+fn read_more(stream: &mut TcpStream, raw: &mut Vec<u8>) -> bool {
+    let mut buf = [0; 64 * 1024];
+    match stream.read(&mut buf) {
+        Ok(0) => false,
+        Ok(n) => {
+            raw.extend_from_slice(&buf[..n]);
+            true
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => false,
+        Err(e) => panic!("read: {e}; so far {:?}", String::from_utf8_lossy(raw)),
+    }
+}
+
+/// The length of the first response in `raw` once it is complete by its `Content-Length`.
+fn complete_length(raw: &[u8]) -> Option<usize> {
+    let head_end = raw.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let body: usize = parse_head(raw).0.header("content-length")?.parse().ok()?;
+    (raw.len() >= head_end + body).then_some(head_end + body)
+}
+
+/// Splits a connection's bytes into responses, each body sized by its `Content-Length`.
+pub fn responses(mut raw: &[u8]) -> Vec<Response> {
+    let mut all = Vec::new();
+    while !raw.is_empty() {
+        let (mut response, head_len) = parse_head(raw);
+        let length: usize = response
+            .header("content-length")
+            .and_then(|l| l.parse().ok())
+            .unwrap_or_else(|| panic!("no content-length: {response:?}"));
+        response.body = raw[head_len..head_len + length].to_vec();
+        raw = &raw[head_len + length..];
+        all.push(response);
+    }
+    all
+}
+
+/// The status line and headers of the response at the start of `raw`, and the head's length.
+fn parse_head(raw: &[u8]) -> (Response, usize) {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no header end in {:?}", String::from_utf8_lossy(&raw)));
+        .unwrap_or_else(|| panic!("no header end in {:?}", String::from_utf8_lossy(raw)));
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let mut lines = head.split("\r\n");
     let status = lines
@@ -99,9 +159,10 @@ pub fn read_response(stream: &mut TcpStream) -> Response {
         .filter_map(|line| line.split_once(':'))
         .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
         .collect();
-    Response {
+    let response = Response {
         status,
         headers,
-        body: raw[split + 4..].to_vec(),
-    }
+        body: Vec::new(),
+    };
+    (response, split + 4)
 }
