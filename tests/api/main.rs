@@ -10,4 +10,5 @@ mod contract;
 mod http_server;
 mod lambda;
 mod openapi;
+mod properties;
 mod support;
