@@ -13,183 +13,12 @@
 //! function's `RUST_LOG` (default: unset, so `info`), `BENCH_DEBUG` shows its stderr.
 
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-const WAIT: Duration = Duration::from_secs(30);
+#[path = "support/runtime_api.rs"]
+mod runtime_api;
 
-#[derive(Default)]
-struct State {
-    event: String,
-    /// Events that may still be handed out; `/next` waits while this is 0.
-    budget: usize,
-    /// Bumped for each new process, so a killed process's pending `/next` cannot take an event.
-    generation: u64,
-    next_id: u64,
-    first_poll: Option<Instant>,
-    served: Vec<Instant>,
-    answered: Vec<(Instant, Value)>,
-}
-
-struct FakeRuntime {
-    addr: String,
-    state: Arc<(Mutex<State>, Condvar)>,
-}
-
-impl FakeRuntime {
-    fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-        let addr = listener.local_addr().expect("local addr").to_string();
-        let state = Arc::new((Mutex::new(State::default()), Condvar::new()));
-        let shared = Arc::clone(&state);
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let shared = Arc::clone(&shared);
-                std::thread::spawn(move || serve(stream, &shared));
-            }
-        });
-        FakeRuntime { addr, state }
-    }
-
-    /// Prepares for a new process: clears the recordings and allows `budget` events of `event`.
-    fn reset(&self, event: &str, budget: usize) {
-        let mut state = self.state.0.lock().expect("lock");
-        *state = State {
-            event: event.to_owned(),
-            budget,
-            generation: state.generation + 1,
-            next_id: state.next_id,
-            ..State::default()
-        };
-        self.state.1.notify_all();
-    }
-
-    /// For the running process: clears the recordings and allows `budget` more events.
-    fn allow(&self, budget: usize) {
-        let mut state = self.state.0.lock().expect("lock");
-        state.budget = budget;
-        state.served.clear();
-        state.answered.clear();
-        self.state.1.notify_all();
-    }
-
-    /// Waits until `count` responses have been posted and returns the recordings.
-    fn wait_for(&self, count: usize) -> (Option<Instant>, Vec<Instant>, Vec<(Instant, Value)>) {
-        let (lock, ready) = &*self.state;
-        let state = lock.lock().expect("lock");
-        let (state, timeout) = ready
-            .wait_timeout_while(state, WAIT, |s| s.answered.len() < count)
-            .expect("lock");
-        assert!(
-            !timeout.timed_out(),
-            "only {} of {count} responses within {WAIT:?}",
-            state.answered.len()
-        );
-        (
-            state.first_poll,
-            state.served.clone(),
-            state.answered.clone(),
-        )
-    }
-}
-
-fn serve(stream: TcpStream, shared: &(Mutex<State>, Condvar)) {
-    let mut writer = stream.try_clone().expect("clone stream");
-    let mut reader = BufReader::new(stream);
-    loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-            return;
-        }
-        let arrived = Instant::now();
-        let mut length = 0;
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            if line == "\r\n" {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse().unwrap_or(0);
-                }
-            }
-        }
-        let mut body = vec![0; length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
-        let (lock, ready) = shared;
-        if request_line.starts_with("GET ") && request_line.contains("/invocation/next") {
-            let mut state = lock.lock().expect("lock");
-            state.first_poll.get_or_insert(arrived);
-            let generation = state.generation;
-            state = ready
-                .wait_while(state, |s| s.budget == 0 && s.generation == generation)
-                .expect("lock");
-            if state.generation != generation {
-                return;
-            }
-            state.budget -= 1;
-            state.next_id += 1;
-            let deadline = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .expect("clock")
-                + WAIT;
-            let response = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
-                 Lambda-Runtime-Aws-Request-Id: bench-{}\r\nLambda-Runtime-Deadline-Ms: {}\r\n\
-                 Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:bench\r\n\
-                 Content-Length: {}\r\n\r\n{}",
-                state.next_id,
-                deadline.as_millis(),
-                state.event.len(),
-                state.event
-            );
-            if writer.write_all(response.as_bytes()).is_err() {
-                return;
-            }
-            state.served.push(Instant::now());
-        } else {
-            let _ = writer.write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n");
-            if request_line.contains("/response") || request_line.contains("/error") {
-                let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                let mut state = lock.lock().expect("lock");
-                state.answered.push((arrived, value));
-                ready.notify_all();
-            }
-        }
-    }
-}
-
-fn spawn(binary: &str, runtime: &FakeRuntime) -> Child {
-    Command::new(binary)
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", &runtime.addr)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .envs(std::env::var("BENCH_RUST_LOG").map(|filter| ("RUST_LOG", filter)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(if std::env::var_os("BENCH_DEBUG").is_some() {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        })
-        .spawn()
-        .unwrap_or_else(|e| panic!("start {binary}: {e}"))
-}
-
-fn stop(mut child: Child) {
-    let _ = child.kill();
-    let _ = child.wait();
-}
+use runtime_api::{spawn, stop, FakeRuntime};
 
 fn check(answer: &Value) {
     assert_eq!(
@@ -203,7 +32,7 @@ fn cold(binary: &str, event: &str, runs: usize, runtime: &FakeRuntime) -> (Durat
     let mut polls = Vec::new();
     let mut responses = Vec::new();
     for _ in 0..runs {
-        runtime.reset(event, 1);
+        runtime.reset(&[event.to_owned()], 1);
         let started = Instant::now();
         let child = spawn(binary, runtime);
         let (first_poll, _, answered) = runtime.wait_for(1);
@@ -217,7 +46,7 @@ fn cold(binary: &str, event: &str, runs: usize, runtime: &FakeRuntime) -> (Durat
 
 /// Per-invocation latencies over `count` warm invocations in one process, and its RSS in kB.
 fn warm(binary: &str, event: &str, count: usize, runtime: &FakeRuntime) -> (Vec<Duration>, u64) {
-    runtime.reset(event, 1);
+    runtime.reset(&[event.to_owned()], 1);
     let child = spawn(binary, runtime);
     runtime.wait_for(1);
     runtime.allow(count);
