@@ -5,7 +5,10 @@
 - compose's ports match the service's default PORT, Dockerfile.local's ENV/EXPOSE, and the
   port `make lambda-invoke` posts to (LAMBDA_PORT);
 - every environment variable the Dockerfiles, compose.yml and template.yaml set is one the
-  service reads (a `pub const NAME: &str = "NAME"` in src/config.rs or src/launcher.rs).
+  service reads (a `pub const NAME: &str = "NAME"` in src/config.rs or src/launcher.rs);
+- hygiene: both images run as a non-root user, no Dockerfile bakes in a secret-like ENV or
+  ARG, .dockerignore admits only what the build needs, and no workflow `run:` script expands a
+  secret (secrets reach steps through `env:` or `with:`, which GitHub masks).
 
 Run from the repository root (make lint-deploy). Prints one line per check and a summary.
 """
@@ -113,6 +116,39 @@ for var in template["Resources"]["Function"]["Properties"]["Environment"]["Varia
     set_vars.setdefault(var, set()).add("template.yaml")
 for var, where in sorted(set_vars.items()):
     check(f"{var} (set by {', '.join(sorted(where))}) is read by the service", var in service_vars)
+
+# Hygiene.
+SECRETISH = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|PRIVATE|_KEY\b|ACCESS_KEY", re.I)
+for name, text in dockerfiles.items():
+    final_stage = re.split(r"^FROM ", text, flags=re.M)[-1]
+    users = re.findall(r"^USER\s+(\S+)", final_stage, re.M)
+    check(
+        f"{name} runs as a non-root user",
+        bool(users) and users[-1].split(":")[0] not in ("0", "root"),
+        f"final stage USER lines: {users}",
+    )
+    declared = re.findall(r"^(?:ENV|ARG)\s+(.*)$", text, re.M)
+    names = {n for line in declared for n in re.findall(r"([A-Za-z_][A-Za-z0-9_]*)(?==|\s|$)", line)}
+    check(f"{name} bakes in no secret-like ENV or ARG", not any(SECRETISH.search(n) for n in names), sorted(names))
+ignore = [line.strip() for line in read(".dockerignore").splitlines() if line.strip() and not line.startswith("#")]
+check(".dockerignore is an allowlist (ignores everything, then admits)", ignore[:1] in (["*"], ["**"]), ignore[:1])
+# What cargo needs to build the binary: the manifest, the lock file, the sources, and the build
+# script with the OpenAPI document it embeds.
+BUILD_INPUTS = ["Cargo.toml", "Cargo.lock", "build.rs", "openapi.yaml", "src"]
+admitted = {line.lstrip("!").rstrip("/") for line in ignore if line.startswith("!")}
+check(".dockerignore admits every build input", set(BUILD_INPUTS) <= admitted, sorted(set(BUILD_INPUTS) - admitted))
+for name, text in dockerfiles.items():
+    copied = {p.rstrip("/").removeprefix("./") for line in re.findall(r"^COPY (?!--from)(.*)$", text, re.M) for p in line.split()[:-1]}
+    check(f"{name} copies every build input", set(BUILD_INPUTS) <= copied, sorted(set(BUILD_INPUTS) - copied))
+for workflow in sorted((ROOT / ".github/workflows").glob("*.yml")):
+    jobs = yaml.safe_load(workflow.read_text())["jobs"]
+    leaking = [
+        f"{job}: {step.get('name', step['run'][:40])}"
+        for job, spec in jobs.items()
+        for step in spec.get("steps", [])
+        if "run" in step and "secrets." in step["run"]
+    ]
+    check(f"{workflow.name} expands no secret inside a run: script", not leaking, leaking)
 
 failed = results.count(False)
 print(f"consistency: {len(results) - failed} passed, {failed} failed")
