@@ -30,15 +30,19 @@ const CONTENT_TYPES: [Option<&str>; 5] = [
 
 type AppService = RcService<actix_http::Request, ServiceResponse<BoxBody>, actix_web::Error>;
 
+// Leaked, not dropped: at exit, dropping the App would return requests to actix-http's own
+// thread-local pool after that pool has been destroyed, which panics.
 thread_local! {
-    static RUNTIME: actix_rt::Runtime = actix_rt::Runtime::new().expect("runtime");
-    static APP: AppService = RUNTIME.with(|rt| {
+    static RUNTIME: &'static actix_rt::Runtime =
+        Box::leak(Box::new(actix_rt::Runtime::new().expect("runtime")));
+    static APP: &'static AppService = RUNTIME.with(|rt| {
         // A small body limit, so that the 413 path is reached too.
         let settings = Settings::from_lookup(|name| (name == "MAX_BODY_BYTES").then(|| "4096".into()))
             .expect("valid settings");
-        rt.block_on(async {
+        let service = rt.block_on(async {
             boxed::rc_service(test::init_service(app(AppContext::new(Mode::Http, &settings))).await)
-        })
+        });
+        &*Box::leak(Box::new(service))
     });
 }
 
