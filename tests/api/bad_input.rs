@@ -3,7 +3,9 @@
 //! Requests that are not valid HTTP never reach the App: actix-http answers them itself with an
 //! empty-bodied 400 or 431 and closes the connection; the cases below pin that down too.
 
-use crate::support::http::{self, connect, exchange, head, read_response, responses, Response};
+use crate::support::http::{
+    self, chunked_echo, connect, exchange, head, read_response, responses, Response,
+};
 use crate::support::process::Service;
 use crate::support::spawn_app;
 use rust_hybrid_api::launcher::CLIENT_REQUEST_TIMEOUT;
@@ -89,17 +91,9 @@ fn a_body_one_byte_over_the_default_6_mib_limit_gets_413_before_it_is_sent() {
 #[test]
 fn a_chunked_body_over_the_limit_is_refused_without_buffering_it() {
     let (service, addr) = Service::http(&[]);
-    let mut stream = connect(addr);
-    stream
-        .write_all(&head(
-            "POST",
-            "/echo",
-            &[("Transfer-Encoding", "chunked")],
-            None,
-        ))
-        .unwrap();
-    // A 64 MiB JSON string in 64 KiB chunks, from another thread; it stops at the first failed
-    // write, once the server has answered and closed.
+    let mut stream = chunked_echo(addr);
+    // A 64 MiB JSON string in 64 KiB chunks, from another thread. After its 413 the server
+    // reads and discards the rest, so memory, not the bytes sent, shows what was buffered.
     let mut writer = stream.try_clone().unwrap();
     let sender = std::thread::spawn(move || {
         let chunk = format!("{:x}\r\n{}\r\n", 64 * 1024, "x".repeat(64 * 1024));

@@ -1,6 +1,6 @@
 //! The real `HttpServer` from the launcher, bound to port 0, spoken to over TCP.
 
-use crate::support::http::{self, connect, head, read_response};
+use crate::support::http::{self, chunked_echo, connect, head, read_response};
 use crate::support::spawn_app;
 use std::io::Write;
 
@@ -69,15 +69,7 @@ fn echo_refuses_an_announced_oversized_body_without_reading_it() {
 #[test]
 fn echo_refuses_a_chunked_body_that_grows_past_the_limit() {
     let app = spawn_app(&[("MAX_BODY_BYTES", "16")]);
-    let mut stream = connect(app.addr);
-    stream
-        .write_all(&head(
-            "POST",
-            "/echo",
-            &[("Transfer-Encoding", "chunked")],
-            None,
-        ))
-        .unwrap();
+    let mut stream = chunked_echo(app.addr);
     stream
         .write_all(b"10\r\n[1,2,3,4,5,6,7,8\r\n4\r\n,9]\n\r\n0\r\n\r\n")
         .unwrap();

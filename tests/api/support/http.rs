@@ -60,6 +60,16 @@ pub fn connect(addr: SocketAddr) -> TcpStream {
     stream
 }
 
+/// Connects and sends the head of a chunked `POST /echo`; the caller sends the chunks.
+pub fn chunked_echo(addr: SocketAddr) -> TcpStream {
+    let mut stream = connect(addr);
+    let headers = [("Transfer-Encoding", "chunked")];
+    stream
+        .write_all(&head("POST", "/echo", &headers, None))
+        .unwrap();
+    stream
+}
+
 /// The request line and headers, with `Host`, `Connection: close` and, when given,
 /// `Content-Length`.
 pub fn head(
