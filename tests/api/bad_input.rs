@@ -216,6 +216,34 @@ fn oversized_urls_and_headers_get_json_errors_below_actix_limits_and_a_bare_431_
 }
 
 #[test]
+fn a_request_line_past_the_uri_parsers_64_kib_gets_a_bare_400_not_the_json_414() {
+    // The `http` crate refuses a URI over 65,534 bytes while actix-http parses the head, so
+    // the JSON 414 covers 8 KiB to 64 KiB and actix-http's bare 400 the rest up to 128 KiB.
+    let app = spawn_app(&[]);
+    let just_under = format!("/health?q={}", "a".repeat(65_534 - 10));
+    assert_json_error(&http::get(app.addr, &just_under), 414, "uri_too_long");
+    let over = format!(
+        "GET /health?q={} HTTP/1.1\r\nHost: x\r\n\r\n",
+        "a".repeat(70 * 1024)
+    );
+    assert_bare_refusal(&exchange(app.addr, over.as_bytes()), 400);
+    assert_still_serving(app.addr);
+}
+
+#[test]
+fn a_request_without_host_or_with_two_gets_a_bare_400() {
+    let app = spawn_app(&[]);
+    let cases: [&[u8]; 2] = [
+        b"GET /health HTTP/1.1\r\n\r\n",
+        b"GET /health HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+    ];
+    for raw in cases {
+        assert_bare_refusal(&exchange(app.addr, raw), 400);
+        assert_still_serving(app.addr);
+    }
+}
+
+#[test]
 fn percent_encoded_paths_are_decoded_for_routing_and_reported_as_sent() {
     let app = spawn_app(&[]);
     assert_eq!(http::get(app.addr, "/%68ealth").body, br#"{"status":"ok"}"#);
@@ -257,6 +285,21 @@ fn http_1_0_requests_are_answered_in_http_1_0_and_closed() {
     let raw = exchange(app.addr, b"GET /health HTTP/1.0\r\n\r\n");
     assert!(raw.starts_with(b"HTTP/1.0 200 OK\r\n"), "{raw:?}");
     assert_eq!(responses(&raw)[0].body, br#"{"status":"ok"}"#);
+}
+
+#[test]
+fn http_1_0_with_connection_keep_alive_is_kept_open_for_the_next_request() {
+    let app = spawn_app(&[]);
+    let raw = exchange(
+        app.addr,
+        b"GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n\
+          GET /time HTTP/1.0\r\n\r\n",
+    );
+    let all = responses(&raw);
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert_eq!(all[0].header("connection"), Some("keep-alive"));
+    assert_eq!(all[0].body, br#"{"status":"ok"}"#);
+    assert!(all[1].json()["time"].is_string());
 }
 
 #[test]

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-command -v st >/dev/null || { echo "schemathesis is not installed: make tools" >&2; exit 1; }
+command -v st >/dev/null || { echo "schemathesis is not installed: make tools-contract" >&2; exit 1; }
 cargo build --quiet --bin rust-hybrid-api
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }

@@ -24,7 +24,7 @@ CHECKS='
 
 field() { cut -d'|' -f"$1" <<<"$2" | sed 's/^ *//; s/ *$//'; }
 
-command -v cargo-lambda >/dev/null || { echo "cargo-lambda is not installed: pip install cargo-lambda" >&2; exit 1; }
+command -v cargo-lambda >/dev/null || { echo "cargo-lambda is not installed: make tools-lambda" >&2; exit 1; }
 
 missing=0
 while read -r file; do
