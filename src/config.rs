@@ -52,8 +52,8 @@ pub struct Settings {
     pub port: u16,
     /// `ROOT_PATH`, normalised.
     pub root_path: RootPath,
-    /// `MAX_BODY_BYTES`
-    pub max_body_bytes: usize,
+    /// `MAX_BODY_BYTES`; unset means the mode's default (see [`crate::app::AppContext`]).
+    pub max_body_bytes: Option<usize>,
     /// `SHUTDOWN_TIMEOUT_SECS`
     pub shutdown_timeout: Duration,
     /// `BODY_TIMEOUT_SECS`
@@ -76,7 +76,8 @@ impl Settings {
             port: get(PORT).map_or(Ok(DEFAULT_PORT), |v| parse_port(&v))?,
             root_path: get(ROOT_PATH).map_or(Ok(RootPath::default()), |v| RootPath::parse(&v))?,
             max_body_bytes: get(MAX_BODY_BYTES)
-                .map_or(Ok(DEFAULT_MAX_BODY_BYTES), |v| parse_body_limit(&v))?,
+                .map(|v| parse_body_limit(&v))
+                .transpose()?,
             shutdown_timeout: get(SHUTDOWN_TIMEOUT_SECS)
                 .map_or(Ok(DEFAULT_SHUTDOWN_TIMEOUT_SECS), |v| {
                     parse_shutdown_secs(&v)
@@ -326,7 +327,7 @@ mod tests {
         assert_eq!(s.port, 8080);
         assert_eq!(s.host, Host::Ip("0.0.0.0".parse().unwrap()));
         assert_eq!(s.root_path.to_string(), "/");
-        assert_eq!(s.max_body_bytes, 6_291_456);
+        assert_eq!(s.max_body_bytes, None);
         assert_eq!(s.shutdown_timeout, Duration::from_secs(10));
         assert_eq!(s.body_timeout, Duration::from_secs(30));
         assert_eq!(s.log_filter, "info");
@@ -415,7 +416,7 @@ mod tests {
     fn body_limit_must_be_positive() {
         assert_eq!(
             settings(&[("MAX_BODY_BYTES", "1")]).unwrap().max_body_bytes,
-            1
+            Some(1)
         );
         for bad in ["0", "-5", "6MB", "1e6"] {
             assert_eq!(

@@ -36,6 +36,11 @@ pub enum ApiError {
         /// `MAX_BODY_BYTES`
         limit: usize,
     },
+    /// In Lambda mode, the echo of the body would not fit in Lambda's response limit.
+    EchoTooLarge {
+        /// Lambda's response limit, in bytes.
+        response_limit: usize,
+    },
     /// `/echo` got no body at all.
     EmptyBody,
     /// The body is not a valid JSON document; `detail` says what and where.
@@ -63,6 +68,19 @@ pub enum ApiError {
         /// The most header bytes accepted.
         limit: usize,
     },
+    /// A Lambda event that cannot become an HTTP request (a header value with a line break, a
+    /// method that is not a token, a body marked base64 that is not).
+    InvalidRequest {
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// The answer is larger than Lambda lets a function return.
+    ResponseTooLarge {
+        /// The size of the answer's response envelope, in bytes.
+        size: usize,
+        /// Lambda's limit, in bytes.
+        limit: usize,
+    },
 }
 
 impl ApiError {
@@ -72,14 +90,25 @@ impl ApiError {
             ApiError::NotFound { .. } => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::UnsupportedMediaType { .. } => "unsupported_media_type",
-            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::PayloadTooLarge { .. } | ApiError::EchoTooLarge { .. } => "payload_too_large",
             ApiError::EmptyBody => "empty_body",
             ApiError::InvalidJson { .. } => "invalid_json",
             ApiError::UnreadableBody { .. } => "unreadable_body",
             ApiError::BodyTimeout { .. } => "body_timeout",
             ApiError::UriTooLong { .. } => "uri_too_long",
             ApiError::HeadersTooLarge { .. } => "headers_too_large",
+            ApiError::InvalidRequest { .. } => "invalid_request",
+            ApiError::ResponseTooLarge { .. } => "response_too_large",
         }
+    }
+
+    /// The JSON body of the error, `{"error": …, "message": …}`, for callers outside actix.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&ErrorBody {
+            error: self.code(),
+            message: self.to_string(),
+        })
+        .expect("two strings always serialize")
     }
 }
 
@@ -106,6 +135,10 @@ impl fmt::Display for ApiError {
                     "The request body is larger than the limit of {limit} bytes."
                 )
             }
+            ApiError::EchoTooLarge { response_limit } => write!(
+                f,
+                "The echo of this body would be larger than Lambda's response limit of {response_limit} bytes."
+            ),
             ApiError::EmptyBody => f.write_str("The request body is empty; send a JSON document."),
             ApiError::InvalidJson { detail } => {
                 write!(f, "The request body is not valid JSON: {detail}.")
@@ -124,6 +157,11 @@ impl fmt::Display for ApiError {
                 f,
                 "The request headers are larger than the limit of {limit} bytes."
             ),
+            ApiError::InvalidRequest { detail } => f.write_str(detail),
+            ApiError::ResponseTooLarge { size, limit } => write!(
+                f,
+                "The response ({size} bytes) is larger than Lambda's limit of {limit} bytes."
+            ),
         }
     }
 }
@@ -140,13 +178,17 @@ impl ResponseError for ApiError {
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge { .. } | ApiError::EchoTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             ApiError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             ApiError::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
             ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::EmptyBody
             | ApiError::InvalidJson { .. }
-            | ApiError::UnreadableBody { .. } => StatusCode::BAD_REQUEST,
+            | ApiError::UnreadableBody { .. }
+            | ApiError::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::ResponseTooLarge { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 

@@ -7,7 +7,7 @@
 
 use crate::app::{app, AppContext, Mode};
 use crate::config::{env_lookup, ConfigError, Settings};
-use crate::logging;
+use crate::{lambda, logging};
 use actix_web::dev::Server;
 use actix_web::http::Uri;
 use actix_web::HttpServer;
@@ -156,9 +156,9 @@ async fn serve_lambda(settings: &Settings, runtime_api: &str) -> Result<(), Laun
         settings.root_path,
         env!("CARGO_PKG_VERSION")
     );
-    lambda_web::run_actix_on_lambda(move || app(ctx.clone()))
+    lambda::serve(ctx, runtime_api)
         .await
-        .map_err(|err| LaunchError::Lambda(err.to_string()))
+        .map_err(LaunchError::Lambda)
 }
 
 /// lambda_runtime catches a panic in the handler (lambda-web panics on a URI or header it

@@ -13,6 +13,8 @@ pub mod app;
 pub mod config;
 /// The JSON error contract.
 pub mod error;
+/// Lambda mode's Runtime API proxy: event and response reshaping around lambda-web.
+pub mod lambda;
 /// Chooses Lambda or HTTP mode and runs the service.
 pub mod launcher;
 /// Logger set-up.

@@ -4,7 +4,7 @@
 //! document. Nothing is parsed into numbers or maps, so big numbers, key order and formatting
 //! come back exactly as sent.
 
-use crate::app::AppContext;
+use crate::app::{AppContext, Mode};
 use crate::error::ApiError;
 use actix_web::http::header::{self, ContentType};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -38,6 +38,12 @@ pub async fn echo(
         return Err(ApiError::EmptyBody);
     }
     validate_json(&body)?;
+    // Lambda's answer carries the body as a JSON string; refuse now what could not be returned.
+    if ctx.mode == Mode::Lambda && !crate::lambda::json_text_fits(&body) {
+        return Err(ApiError::EchoTooLarge {
+            response_limit: crate::lambda::RESPONSE_LIMIT,
+        });
+    }
     Ok(HttpResponse::Ok()
         .content_type(ContentType::json())
         .body(body))

@@ -1,9 +1,9 @@
 //! The compiled binary in Lambda mode, against the fake Runtime API: one realistic event per
-//! source from `events/`, stage prefixes with `ROOT_PATH`, parity with HTTP mode, and events
-//! lambda-web cannot parse.
+//! source from `events/`, stages, parity with HTTP mode, events that are not HTTP requests or
+//! not HTTP events at all, Lambda's response limit, and Runtime API faults.
 
 use crate::support::envelope::Decoded;
-use crate::support::fake_runtime::{FakeRuntime, Outcome};
+use crate::support::fake_runtime::{FakeRuntime, Invocation, Outcome, RESPONSE_LIMIT};
 use crate::support::http;
 use crate::support::process::Service;
 use crate::support::spawn_app;
@@ -15,18 +15,28 @@ fn event(name: &str) -> String {
 }
 
 /// Starts the binary in Lambda mode against a fake Runtime API serving `events`.
-fn function(events: Vec<String>, root_path: &str) -> (FakeRuntime, Service) {
+fn function(events: Vec<impl Into<Invocation>>, root_path: &str) -> (FakeRuntime, Service) {
     let runtime = FakeRuntime::start(events);
+    let service = lambda_service(&runtime, &[("ROOT_PATH", root_path)]);
+    (runtime, service)
+}
+
+/// The binary in Lambda mode against `runtime`, with `vars` added to the Lambda environment.
+fn lambda_service(runtime: &FakeRuntime, vars: &[(&str, &str)]) -> Service {
     let api = runtime.addr.to_string();
-    let service = Service::start(&[
-        ("AWS_LAMBDA_RUNTIME_API", &api),
+    let mut all = vec![
+        ("AWS_LAMBDA_RUNTIME_API", api.as_str()),
         ("AWS_LAMBDA_FUNCTION_NAME", "rust-hybrid-api"),
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
-        ("ROOT_PATH", root_path),
         ("RUST_LOG", "info"),
-    ]);
-    (runtime, service)
+    ];
+    all.extend_from_slice(vars);
+    Service::start(&all)
+}
+
+fn decoded(outcome: Outcome) -> Decoded {
+    Decoded::from_envelope(&outcome.into_response()).unwrap()
 }
 
 /// Invokes the function once with the event file `name` and decodes the response envelope.
@@ -49,9 +59,10 @@ fn assert_json_response(decoded: &Decoded, status: u16) -> Value {
 }
 
 #[test]
-fn http_api_event_is_answered_uncompressed_even_when_the_client_accepts_br() {
+fn http_api_event_is_answered_as_text_uncompressed_even_when_the_client_accepts_br() {
     let (envelope, decoded) = invoke("http-api-health.json", "/");
-    assert_eq!(envelope["isBase64Encoded"], true);
+    assert_eq!(envelope["isBase64Encoded"], false);
+    assert_eq!(envelope["body"], r#"{"status":"ok"}"#);
     assert!(
         envelope.get("headers").is_some(),
         "payload 2.0 answers with headers"
@@ -101,98 +112,168 @@ fn alb_event_with_multi_value_headers_is_answered_in_kind() {
 }
 
 #[test]
-fn rest_api_stage_prefix_is_served_under_a_matching_root_path() {
-    let (envelope, decoded) = invoke("rest-api-prod-stage-health.json", "/prod");
+fn rest_api_events_route_on_the_path_without_the_stage() {
+    let (envelope, decoded) = invoke("rest-api-prod-stage-health.json", "/");
     assert!(
         envelope.get("multiValueHeaders").is_some(),
         "payload 1.0 answers multi-value"
     );
+    assert_eq!(envelope["isBase64Encoded"], false);
     assert_json_response(&decoded, 200);
     assert_eq!(decoded.body, br#"{"status":"ok"}"#);
-    assert_eq!(decoded.header("content-encoding"), None);
-}
-
-#[test]
-fn rest_api_stage_prefix_is_a_404_without_root_path() {
-    let (_, decoded) = invoke("rest-api-prod-stage-health.json", "/");
+    // The old advice, ROOT_PATH=/{stage}, no longer applies: the stage is never in the path.
+    let (_, decoded) = invoke("rest-api-prod-stage-health.json", "/prod");
     assert_eq!(assert_json_response(&decoded, 404)["error"], "not_found");
 }
 
 #[test]
-fn http_api_named_stage_is_served_under_a_matching_root_path() {
-    let (_, decoded) = invoke("http-api-prod-stage-time.json", "prod");
-    assert!(assert_json_response(&decoded, 200)["time"].is_string());
+fn http_api_named_stages_are_removed_from_raw_path() {
     let (_, decoded) = invoke("http-api-prod-stage-time.json", "/");
-    assert_eq!(decoded.status, 404);
+    assert!(assert_json_response(&decoded, 200)["time"].is_string());
 }
 
-/// Hand-written test events, other sources' payloads, plain text, a JSON array, `{}` and `null`.
 #[test]
-fn unparseable_events_are_invocation_errors_and_the_next_event_is_served() {
-    let valid = event("http-api-health.json");
-    let events = vec![
-        event("unsupported/bare-rest.json"),
-        valid.clone(),
-        event("unsupported/alb-single-value-headers.json"),
-        valid.clone(),
-        event("unsupported/function-url-null-query.json"),
-        valid,
-        "not json at all".to_owned(),
-        event("http-api-index.json"),
-        "[1,2,3]".to_owned(),
-        event("http-api-health.json"),
-        "{}".to_owned(),
-        event("http-api-health.json"),
-        "null".to_owned(),
-        event("http-api-health.json"),
-    ];
+fn events_lambda_web_could_not_parse_are_served() {
+    for name in [
+        "rest-api-bare-health.json",
+        "alb-single-value-health.json",
+        "function-url-null-query-health.json",
+    ] {
+        let (_, decoded) = invoke(name, "/");
+        assert_eq!(decoded.body, br#"{"status":"ok"}"#, "{name}");
+    }
+}
+
+#[test]
+fn an_alb_event_without_multi_value_headers_is_answered_with_single_value_headers() {
+    let (envelope, _) = invoke("alb-single-value-health.json", "/");
+    assert_eq!(envelope["statusDescription"], "200 OK");
+    assert_eq!(envelope["headers"]["content-type"], "application/json");
+    assert!(envelope.get("multiValueHeaders").is_none(), "{envelope}");
+}
+
+/// Other sources' events, plain text, a JSON array, `{}` and `null`.
+#[test]
+fn events_that_are_not_http_events_are_invocation_errors_that_say_what_arrived() {
+    let mut events = Vec::new();
+    let mut expected = Vec::new();
+    for (raw, says) in [
+        (event("unsupported/sqs.json"), "aws:sqs"),
+        (event("unsupported/s3.json"), "aws:s3"),
+        (event("unsupported/eventbridge.json"), "EventBridge"),
+        (event("unsupported/websocket.json"), "WebSocket"),
+        (event("unsupported/vpc-lattice.json"), "VPC Lattice"),
+        (
+            event("unsupported/apigateway-authorizer.json"),
+            "authorizer",
+        ),
+        ("not json at all".to_owned(), "not JSON"),
+        ("[1,2,3]".to_owned(), "a JSON array"),
+        ("{}".to_owned(), "an empty JSON object"),
+        ("null".to_owned(), "null"),
+    ] {
+        events.push(raw);
+        events.push(event("http-api-health.json"));
+        expected.push(says);
+    }
     let (runtime, mut service) = function(events, "/");
-    for i in 0..7 {
-        let error_id = format!("req-{}", 2 * i + 1);
+    for (i, says) in expected.iter().enumerate() {
         match runtime.next_outcome() {
             Outcome::Error { request_id, body } => {
-                assert_eq!(request_id, error_id);
-                assert!(body["errorMessage"].is_string(), "{body}");
+                assert_eq!(request_id, format!("req-{}", 2 * i + 1));
+                assert_eq!(body["errorType"], "UnsupportedEvent", "{body}");
+                let message = body["errorMessage"].as_str().unwrap();
+                assert!(message.contains(says), "{says}: {message}");
+                assert!(message.contains("Application Load Balancers"), "{message}");
+                assert!(!message.contains("untagged enum"), "{message}");
             }
-            other => panic!("{error_id} should be an invocation error, got {other:?}"),
+            other => panic!(
+                "event {} should be an invocation error, got {other:?}",
+                2 * i + 1
+            ),
         }
         let served = runtime.next_outcome();
         assert_eq!(served.request_id(), format!("req-{}", 2 * i + 2));
-        let decoded = Decoded::from_envelope(&served.into_response()).unwrap();
-        assert_eq!(decoded.status, 200);
+        assert_eq!(decoded(served).status, 200);
     }
     let stderr = service.stderr_so_far();
-    assert!(!stderr.contains("panicked at"), "{stderr}");
+    assert!(!stderr.contains("panic"), "{stderr}");
 }
 
 #[test]
-fn a_path_lambda_web_cannot_turn_into_a_uri_is_an_invocation_error_not_a_crash() {
-    let mut bad: Value = serde_json::from_str(&event("rest-api-prod-stage-health.json")).unwrap();
-    bad["requestContext"]["path"] = json!("/prod/he alth\n[REQ] 200");
-    let (runtime, mut service) = function(
-        vec![bad.to_string(), event("http-api-health.json")],
-        "/prod",
+fn a_path_with_spaces_and_line_breaks_is_routed_and_logged_escaped_not_a_crash() {
+    let mut odd: Value = serde_json::from_str(&event("rest-api-prod-stage-health.json")).unwrap();
+    odd["path"] = json!("/he alth\n[REQ] 200");
+    let (runtime, mut service) = function(vec![odd.to_string()], "/");
+    let answer = decoded(runtime.next_outcome());
+    let body = assert_json_response(&answer, 404);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("/he%20alth%0A%5BREQ%5D%20200"),
+        "{body}"
     );
-    assert!(matches!(runtime.next_outcome(), Outcome::Error { .. }));
-    assert!(matches!(runtime.next_outcome(), Outcome::Response { .. }));
-    let panic_line = service.wait_for_line(|l| l.contains("panic at"));
-    assert!(panic_line.contains("ERROR"), "{panic_line}");
+    let line = service.wait_for_line(|l| l.starts_with("[REQ] 404"));
+    assert!(line.contains("/he%20alth%0A%5BREQ%5D%20200"), "{line}");
+    assert!(!service.stderr_so_far().contains("panic"));
 }
 
 #[test]
-fn a_malformed_method_or_base64_body_gets_lambda_webs_own_text_400() {
+fn what_cannot_be_an_http_request_gets_a_json_400_and_the_next_event_is_served() {
     let mut bad_method: Value =
         serde_json::from_str(&http_api_event("GET", "/health", &[], None)).unwrap();
     bad_method["requestContext"]["http"]["method"] = json!("G ET");
     let mut bad_base64: Value = serde_json::from_str(&event("function-url-echo.json")).unwrap();
     bad_base64["body"] = json!("not base64!");
-    let events = vec![bad_method.to_string(), bad_base64.to_string()];
+    let line_break = http_api_event("GET", "/health", &[("x-a", "1\r\nx-b: 2")], None);
+    let bad_name = http_api_event("GET", "/health", &[("x-café", "1")], None);
+    let events = vec![
+        bad_method.to_string(),
+        bad_base64.to_string(),
+        line_break,
+        bad_name,
+        event("http-api-health.json"),
+    ];
+    let (runtime, mut service) = function(events, "/");
+    for _ in 0..4 {
+        let answer = decoded(runtime.next_outcome());
+        assert_eq!(
+            assert_json_response(&answer, 400)["error"],
+            "invalid_request"
+        );
+        assert_eq!(answer.header("x-content-type-options"), Some("nosniff"));
+        assert!(answer.header("x-request-id").is_some());
+    }
+    assert_eq!(decoded(runtime.next_outcome()).status, 200);
+    service.wait_for_line(|l| l.starts_with("[REQ] 400 | G ET    | /health | "));
+}
+
+#[test]
+fn a_path_over_64_kib_gets_the_json_414() {
+    let long = format!("/{}", "a".repeat(70 * 1024));
+    let events = vec![
+        http_api_event("GET", &long, &[], None),
+        event("http-api-health.json"),
+    ];
     let (runtime, _service) = function(events, "/");
+    let answer = decoded(runtime.next_outcome());
+    assert_eq!(assert_json_response(&answer, 414)["error"], "uri_too_long");
+    assert_eq!(decoded(runtime.next_outcome()).status, 200);
+}
+
+#[test]
+fn queries_with_spaces_and_non_ascii_and_encoded_paths_are_served_as_in_http_mode() {
+    let mut spaced: Value =
+        serde_json::from_str(&http_api_event("GET", "/health", &[], None)).unwrap();
+    spaced["rawQueryString"] = json!("q=a b&r=café");
+    let mut encoded: Value = serde_json::from_str(&event("function-url-echo.json")).unwrap();
+    encoded["rawPath"] = json!("/%68ealth");
+    encoded["requestContext"]["http"]["method"] = json!("GET");
+    encoded["body"] = Value::Null;
+    let (runtime, _service) = function(vec![spaced.to_string(), encoded.to_string()], "/");
     for _ in 0..2 {
-        let decoded = Decoded::from_envelope(&runtime.next_outcome().into_response()).unwrap();
-        assert_eq!(decoded.status, 400);
-        assert_eq!(decoded.header("content-type"), Some("text/plain"));
-        assert_eq!(decoded.body, b"Bad Request");
+        assert_eq!(decoded(runtime.next_outcome()).body, br#"{"status":"ok"}"#);
     }
 }
 
@@ -305,35 +386,144 @@ fn head_through_lambda_has_no_body() {
 }
 
 #[test]
-fn non_ascii_header_values_are_served_and_a_non_ascii_header_name_is_an_invocation_error() {
+fn non_ascii_header_values_are_served() {
     let value = http_api_event("GET", "/health", &[("x-name", "café ☕")], None);
-    let name = http_api_event("GET", "/health", &[("x-café", "1")], None);
-    let events = vec![value, name, event("http-api-health.json")];
-    let (runtime, _service) = function(events, "/");
-    let decoded = Decoded::from_envelope(&runtime.next_outcome().into_response()).unwrap();
-    assert_eq!(decoded.body, br#"{"status":"ok"}"#);
-    assert!(matches!(runtime.next_outcome(), Outcome::Error { .. }));
-    let decoded = Decoded::from_envelope(&runtime.next_outcome().into_response()).unwrap();
-    assert_eq!(decoded.status, 200);
+    let (runtime, _service) = function(vec![value], "/");
+    assert_eq!(decoded(runtime.next_outcome()).body, br#"{"status":"ok"}"#);
+}
+
+/// An `/echo` event whose body is a JSON string of `fill` escaped quotes (`\"`), the body
+/// that grows most as a JSON string (each `\"` becomes `\\\"`).
+fn worst_case_echo(fill: usize) -> (String, Vec<u8>) {
+    let mut echo: Value = serde_json::from_str(&event("http-api-echo.json")).unwrap();
+    let body = format!("\"{}\"", "\\\"".repeat(fill / 2));
+    echo["body"] = json!(body);
+    (echo.to_string(), body.into_bytes())
 }
 
 #[test]
-fn an_event_at_the_6_mib_invocation_limit_is_echoed_and_the_next_event_is_served() {
-    const LIMIT: usize = 6 * 1024 * 1024;
-    let mut echo: Value = serde_json::from_str(&event("http-api-echo.json")).unwrap();
-    let sized = |event: &mut Value, fill: usize| {
-        event["body"] = json!(format!("\"{}\"", "x".repeat(fill)));
-        event.to_string()
-    };
-    let overhead = sized(&mut echo, 0).len();
-    let at_limit = sized(&mut echo, LIMIT - overhead);
-    assert_eq!(at_limit.len(), LIMIT);
-    let sent = echo["body"].as_str().unwrap().as_bytes().to_vec();
+fn an_echo_at_the_default_lambda_body_limit_fits_lambdas_response_limit() {
+    let limit = rust_hybrid_api::lambda::DEFAULT_LAMBDA_BODY_LIMIT;
+    let (at_limit, sent) = worst_case_echo(limit - 2);
+    assert!(sent.len() <= limit);
+    let (over, _) = worst_case_echo(limit + 2);
+    let events = vec![at_limit, over, event("http-api-health.json")];
+    let (runtime, _service) = function(events, "/");
+    let answer = decoded(runtime.next_outcome());
+    assert_eq!(answer.status, 200);
+    assert!(answer.body == sent, "the body came back changed");
+    let refused = decoded(runtime.next_outcome());
+    assert_eq!(
+        assert_json_response(&refused, 413)["error"],
+        "payload_too_large"
+    );
+    assert_eq!(decoded(runtime.next_outcome()).body, br#"{"status":"ok"}"#);
+}
 
-    let (runtime, _service) = function(vec![at_limit, event("http-api-health.json")], "/");
-    let decoded = Decoded::from_envelope(&runtime.next_outcome().into_response()).unwrap();
-    assert_eq!(decoded.status, 200);
-    assert!(decoded.body == sent, "the body came back changed");
-    let next = Decoded::from_envelope(&runtime.next_outcome().into_response()).unwrap();
-    assert_eq!(next.body, br#"{"status":"ok"}"#);
+#[test]
+fn with_a_larger_body_limit_an_echo_just_under_lambdas_limit_is_served_and_just_over_is_a_413() {
+    let echo_of = |length: usize| {
+        let mut echo: Value = serde_json::from_str(&event("http-api-echo.json")).unwrap();
+        echo["body"] = json!(format!("\"{}\"", "x".repeat(length - 2)));
+        echo.to_string()
+    };
+    // The two quotes around the string are escaped in the envelope too.
+    let largest = RESPONSE_LIMIT - rust_hybrid_api::lambda::response::ENVELOPE_ALLOWANCE - 2;
+    let runtime = FakeRuntime::start([echo_of(largest), echo_of(largest + 1)]);
+    let mut service = lambda_service(&runtime, &[("MAX_BODY_BYTES", "6291456")]);
+    // The fake refuses, as Lambda does, a response over the limit; this one must pass.
+    let served = runtime.next_outcome().into_response();
+    assert!(served.to_string().len() <= RESPONSE_LIMIT);
+    assert_eq!(served["statusCode"], 200);
+    let refused = decoded(runtime.next_outcome());
+    let body = assert_json_response(&refused, 413);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("Lambda's response limit"),
+        "{body}"
+    );
+    service.wait_for_line(|l| l.starts_with("[REQ] 413 | POST    | /echo"));
+}
+
+#[test]
+fn a_refused_response_is_logged_as_one_error_line_and_the_next_event_is_served() {
+    let refused = |status| Invocation {
+        response_status: Some(status),
+        ..Invocation::from(event("http-api-health.json"))
+    };
+    let runtime = FakeRuntime::start([
+        refused(413),
+        refused(500),
+        event("http-api-health.json").into(),
+    ]);
+    let mut service = lambda_service(&runtime, &[]);
+    for (id, status) in [("req-1", 413), ("req-2", 500)] {
+        assert!(
+            matches!(runtime.next_outcome(), Outcome::Refused { status: s, .. } if s == status)
+        );
+        let line = service.wait_for_line(|l| l.contains(&format!("refused the response to {id} ")));
+        assert!(
+            line.contains("ERROR") && line.contains(&status.to_string()),
+            "{line}"
+        );
+    }
+    assert_eq!(decoded(runtime.next_outcome()).status, 200);
+}
+
+#[test]
+fn a_next_answer_without_request_id_or_deadline_ends_the_process_with_one_line_and_exit_1() {
+    for header in [
+        "Lambda-Runtime-Aws-Request-Id",
+        "Lambda-Runtime-Deadline-Ms",
+    ] {
+        let runtime = FakeRuntime::start([Invocation {
+            omit: vec![header],
+            ..Invocation::from(event("http-api-health.json"))
+        }]);
+        let mut service = lambda_service(&runtime, &[]);
+        let status = service.wait_for_exit();
+        assert_eq!(status.code(), Some(1), "{header}");
+        let stderr = service.stderr_so_far();
+        assert!(stderr.contains(header), "{stderr}");
+        assert!(!stderr.contains("panic"), "{stderr}");
+    }
+}
+
+#[test]
+fn a_next_answer_with_an_error_status_ends_the_process_with_one_line_and_exit_1() {
+    let runtime = FakeRuntime::start([Invocation {
+        next_status: Some(500),
+        ..Invocation::from("{}")
+    }]);
+    let mut service = lambda_service(&runtime, &[]);
+    assert_eq!(service.wait_for_exit().code(), Some(1));
+    let stderr = service.stderr_so_far();
+    assert!(stderr.contains("answered GET /next with 500"), "{stderr}");
+}
+
+#[test]
+fn a_malformed_client_context_is_dropped_with_a_warning_and_the_event_served() {
+    let runtime = FakeRuntime::start([Invocation {
+        headers: vec![(
+            "Lambda-Runtime-Client-Context",
+            "{\"custom\":{\"n\":1}}".into(),
+        )],
+        ..Invocation::from(event("http-api-health.json"))
+    }]);
+    let mut service = lambda_service(&runtime, &[]);
+    assert_eq!(decoded(runtime.next_outcome()).status, 200);
+    let line = service.wait_for_line(|l| l.contains("lambda-runtime-client-context"));
+    assert!(line.contains("WARN"), "{line}");
+}
+
+#[test]
+fn a_runtime_api_that_closes_every_connection_is_reconnected() {
+    let events: Vec<String> = (0..5).map(|_| event("http-api-health.json")).collect();
+    let runtime = FakeRuntime::closing_connections(events);
+    let _service = lambda_service(&runtime, &[]);
+    for _ in 0..5 {
+        assert_eq!(decoded(runtime.next_outcome()).status, 200);
+    }
 }

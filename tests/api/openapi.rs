@@ -134,6 +134,9 @@ fn the_documented_error_codes_are_exactly_the_ones_the_service_sends() {
         ApiError::BodyTimeout { secs: 1 },
         ApiError::UriTooLong { limit: 1 },
         ApiError::HeadersTooLarge { limit: 1 },
+        ApiError::EchoTooLarge { response_limit: 1 },
+        ApiError::InvalidRequest { detail: path() },
+        ApiError::ResponseTooLarge { size: 2, limit: 1 },
     ]
     .iter()
     .inspect(|error| every_variant_is_listed(error))
@@ -154,6 +157,9 @@ fn every_variant_is_listed(error: &ApiError) {
         | ApiError::UnreadableBody { .. }
         | ApiError::BodyTimeout { .. }
         | ApiError::UriTooLong { .. }
-        | ApiError::HeadersTooLarge { .. } => {}
+        | ApiError::HeadersTooLarge { .. }
+        | ApiError::EchoTooLarge { .. }
+        | ApiError::InvalidRequest { .. }
+        | ApiError::ResponseTooLarge { .. } => {}
     }
 }

@@ -12,14 +12,20 @@ CHECKS='
 /     | events/http-api-index.json                       | status: 200      | "mode":"lambda"
 /     | events/http-api-echo.json                        | status: 200      | {"order":[3,1,2],"big":123456789012345678901234567890,"z":true,"a":null}
 /     | events/function-url-echo.json                    | status: 200      | {"message":"hello from a Function URL","n":[1,2.5,-3e10]}
+/     | events/function-url-null-query-health.json       | status: 200      | {"status":"ok"}
 /     | events/alb-time.json                             | status: 200      | {"time":"
-/     | events/unsupported/bare-rest.json                | invocation error | untagged enum LambdaHttpEvent
-/     | events/unsupported/alb-single-value-headers.json | invocation error | untagged enum LambdaHttpEvent
-/     | events/unsupported/function-url-null-query.json | invocation error | untagged enum LambdaHttpEvent
-/     | events/rest-api-prod-stage-health.json           | status: 404      | "error":"not_found"
-/prod | events/rest-api-prod-stage-health.json           | status: 200      | {"status":"ok"}
-/prod | events/http-api-prod-stage-time.json             | status: 200      | {"time":"
-/prod | events/http-api-health.json                      | status: 404      | There is no endpoint at /health
+/     | events/alb-single-value-health.json              | status: 200      | {"status":"ok"}
+/     | events/rest-api-bare-health.json                 | status: 200      | {"status":"ok"}
+/     | events/rest-api-prod-stage-health.json           | status: 200      | {"status":"ok"}
+/     | events/http-api-prod-stage-time.json             | status: 200      | {"time":"
+/     | events/unsupported/sqs.json                      | invocation error | aws:sqs record batch
+/     | events/unsupported/s3.json                       | invocation error | aws:s3 record batch
+/     | events/unsupported/eventbridge.json              | invocation error | EventBridge
+/     | events/unsupported/websocket.json                | invocation error | WebSocket
+/     | events/unsupported/vpc-lattice.json              | invocation error | VPC Lattice
+/     | events/unsupported/apigateway-authorizer.json    | invocation error | authorizer
+/api  | events/http-api-health.json                      | status: 404      | There is no endpoint at /health
+/api  | events/rest-api-prod-stage-health.json           | status: 404      | There is no endpoint at /health
 '
 
 field() { cut -d'|' -f"$1" <<<"$2" | sed 's/^ *//; s/ *$//'; }
@@ -75,6 +81,27 @@ for root in $(grep -v '^$' <<<"$CHECKS" | cut -d'|' -f1 | tr -d ' ' | sort -u); 
       while IFS= read -r line; do echo "     $line"; done <<<"$output" >&2
     fi
   done <<<"$CHECKS"
+  if [ "$root" = / ]; then
+    # cargo lambda watch's Function URL emulation: an HTTP request in, a Function URL event to
+    # the function. Without a query string it sends "rawQueryString": null.
+    for target in /health '/health?probe=1&name=a%20b'; do
+      url="http://127.0.0.1:$port/lambda-url/rust-hybrid-api$target"
+      got=$(curl -s -w ' %{http_code}' "$url" || true)
+      if [ "$got" = '{"status":"ok"} 200' ]; then
+        passed=$((passed + 1)); echo "ok   GET /lambda-url/rust-hybrid-api$target -> 200"
+      else
+        failed=$((failed + 1)); echo "FAIL GET /lambda-url/rust-hybrid-api$target: got $got" >&2
+      fi
+    done
+    # The original service's documented invocation: the bare REST-style event.
+    got=$(curl -s -X POST -d '{"httpMethod":"GET","path":"/health"}' \
+      "http://127.0.0.1:$port/2015-03-31/functions/rust-hybrid-api/invocations" || true)
+    if python3 -c 'import json, sys; e = json.loads(sys.argv[1]); assert e["statusCode"] == 200 and e["body"] == "{\"status\":\"ok\"}", e' "$got"; then
+      passed=$((passed + 1)); echo "ok   POST {\"httpMethod\":\"GET\",\"path\":\"/health\"} -> 200"
+    else
+      failed=$((failed + 1)); echo "FAIL POST of the bare event: got $got" >&2
+    fi
+  fi
   stop_watch
   rm -f "$log"
 done

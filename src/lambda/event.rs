@@ -1,0 +1,722 @@
+//! Reshapes every HTTP event Lambda can deliver (API Gateway REST APIs, HTTP APIs with payload
+//! 1.0 or 2.0, Function URLs, ALB target groups with multi-value headers on or off) into the one
+//! form lambda-web 0.2.1 parses without surprises: a payload 2.0 event with the stage removed,
+//! the path percent-decoded once (lambda-web encodes it again), a query that is a valid URI
+//! query, lower-case headers with repeated values joined, and cookies in `cookies`.
+//!
+//! Events that cannot become an HTTP request (a header value with CR/LF, an invalid method, a
+//! body marked base64 that is not) are answered here with the service's JSON 400 or 414, and
+//! events that are not HTTP events at all are refused with an invocation error that says what
+//! arrived. All of it is pure: bytes in, a decision out.
+
+use super::source::Source;
+use crate::error::ApiError;
+use crate::middleware::MAX_URI_BYTES;
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS};
+use serde_json::{json, Map, Value};
+
+/// The headers through which the app sees the invocation, as aws-lambda-web-adapter passes
+/// them. Whatever a client sent under these names is replaced.
+pub const REQUEST_CONTEXT_HEADER: &str = "x-amzn-request-context";
+/// See [`REQUEST_CONTEXT_HEADER`]: the request id, deadline, function ARN and X-Ray trace id.
+pub const LAMBDA_CONTEXT_HEADER: &str = "x-amzn-lambda-context";
+
+/// The sources this function answers, for the message of an invocation error.
+const SUPPORTED: &str = "this function answers HTTP events only: API Gateway REST APIs, \
+    HTTP APIs (payload 1.0 and 2.0), Lambda Function URLs and Application Load Balancers";
+
+/// What the Runtime API said about the invocation, passed on to the app.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Invocation {
+    /// `Lambda-Runtime-Aws-Request-Id`.
+    pub request_id: String,
+    /// `Lambda-Runtime-Deadline-Ms`.
+    pub deadline_ms: u64,
+    /// `Lambda-Runtime-Invoked-Function-Arn`.
+    pub function_arn: Option<String>,
+    /// `Lambda-Runtime-Trace-Id`.
+    pub trace_id: Option<String>,
+}
+
+/// What to do with one event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Hand this payload 2.0 event to lambda-web; answer in the shape of `source`.
+    Forward {
+        /// The reshaped event, serialized.
+        event: Vec<u8>,
+        /// Where the event came from.
+        source: Source,
+    },
+    /// Answer with the service's JSON error without involving the app.
+    Answer {
+        /// Where the event came from.
+        source: Source,
+        /// The error to answer with.
+        error: ApiError,
+        /// The request's method, as the event gave it (for the request line).
+        method: String,
+        /// The request's path, as the event gave it (for the request line).
+        path: String,
+        /// The client's `X-Request-Id`, if it sent one.
+        request_id: Option<String>,
+    },
+    /// Not an HTTP event: report an invocation error.
+    Refuse {
+        /// `errorType`.
+        error_type: &'static str,
+        /// `errorMessage`: what the event looked like and what is supported.
+        message: String,
+    },
+}
+
+/// Decides what to do with the raw event `raw` of `invocation`.
+pub fn normalize(raw: &[u8], invocation: &Invocation) -> Decision {
+    let value: Value = match serde_json::from_slice(raw) {
+        Ok(value) => value,
+        Err(err) => return refuse(format!("the event is not JSON ({err})")),
+    };
+    let Value::Object(event) = value else {
+        return refuse(format!(
+            "the event is {}, not a JSON object",
+            kind_of(&value)
+        ));
+    };
+    let source = match classify(&event) {
+        Ok(source) => source,
+        Err(description) => return refuse(description),
+    };
+    Request::read(&event, source).into_decision(&event, invocation)
+}
+
+fn refuse(description: String) -> Decision {
+    Decision::Refuse {
+        error_type: "UnsupportedEvent",
+        message: format!("{description}; {SUPPORTED}"),
+    }
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a JSON boolean",
+        Value::Number(_) => "a JSON number",
+        Value::String(_) => "a JSON string",
+        Value::Array(_) => "a JSON array",
+        Value::Object(_) => "a JSON object",
+    }
+}
+
+/// Which HTTP source sent `event`, or a description of what it is instead.
+fn classify(event: &Map<String, Value>) -> Result<Source, String> {
+    let context = event.get("requestContext").and_then(Value::as_object);
+    let context_has = |key: &str| context.is_some_and(|c| c.get(key).is_some_and(|v| !v.is_null()));
+    let is_string = |key: &str| event.get(key).is_some_and(Value::is_string);
+    // Serializers such as cargo lambda's write absent fields as null, so look for values.
+    if is_string("methodArn") || is_string("routeArn") {
+        return Err("the event is an API Gateway authorizer request".into());
+    }
+    if context_has("connectionId") {
+        return Err("the event is an API Gateway WebSocket message".into());
+    }
+    if context_has("serviceNetworkArn") || context_has("serviceArn") {
+        return Err("the event is a VPC Lattice request".into());
+    }
+    let v2_method = context
+        .and_then(|c| c.get("http"))
+        .and_then(|http| http.get("method"))
+        .is_some_and(Value::is_string);
+    if event.get("version").and_then(Value::as_str) == Some("2.0") && v2_method {
+        return Ok(Source::V2);
+    }
+    if is_string("httpMethod") {
+        if context_has("elb") {
+            let multi_value = event.get("multiValueHeaders").is_some_and(Value::is_object);
+            return Ok(Source::Alb { multi_value });
+        }
+        return Ok(Source::V1);
+    }
+    Err(describe(event))
+}
+
+/// What a non-HTTP event looks like, from the keys the common AWS sources use.
+fn describe(event: &Map<String, Value>) -> String {
+    if let Some(source) = event
+        .get("Records")
+        .and_then(|records| records.get(0))
+        .and_then(|record| {
+            record
+                .get("eventSource")
+                .or_else(|| record.get("EventSource"))
+        })
+        .and_then(Value::as_str)
+    {
+        return format!("the event is a {source} record batch");
+    }
+    if event.contains_key("detail-type") {
+        return "the event is an EventBridge event".into();
+    }
+    if event.is_empty() {
+        return "the event is an empty JSON object".into();
+    }
+    let keys: Vec<&str> = event.keys().map(String::as_str).take(8).collect();
+    format!(
+        "the event is a JSON object with the keys {} and no HTTP method",
+        keys.join(", ")
+    )
+}
+
+/// The parts of an HTTP event the app needs, read from any source.
+struct Request {
+    source: Source,
+    method: String,
+    path: String,
+    query: String,
+    headers: Vec<(String, String)>,
+    cookies: Vec<String>,
+    source_ip: String,
+    domain_name: String,
+}
+
+impl Request {
+    fn read(event: &Map<String, Value>, source: Source) -> Self {
+        let context = event.get("requestContext").and_then(Value::as_object);
+        let context_at = |pointer: &str| event.get("requestContext")?.pointer(pointer);
+        let str_at = |value: Option<&Value>| value.and_then(Value::as_str).map(str::to_owned);
+        let (method, path, query) = match source {
+            Source::V2 => {
+                let http = context.and_then(|c| c.get("http"));
+                let method = str_at(http.and_then(|h| h.get("method")));
+                let raw_path = str_at(event.get("rawPath"))
+                    .or_else(|| str_at(http.and_then(|h| h.get("path"))))
+                    .unwrap_or_default();
+                let stage = context.and_then(|c| c.get("stage")).and_then(Value::as_str);
+                let path = without_stage(&raw_path, stage).to_owned();
+                let query = str_at(event.get("rawQueryString")).unwrap_or_default();
+                (method, path, valid_query(&query))
+            }
+            Source::V1 | Source::Alb { .. } => {
+                let method = str_at(event.get("httpMethod"));
+                let path = str_at(event.get("path")).unwrap_or_default();
+                // API Gateway decodes query parameters; an ALB passes them as the client sent them.
+                let encode = source == Source::V1;
+                (method, path, query_from_parameters(event, encode))
+            }
+        };
+        let method = method.unwrap_or_default();
+        let (headers, mut cookies) = read_headers(event, source);
+        if let Some(Value::Array(list)) = event.get("cookies") {
+            cookies.extend(list.iter().filter_map(Value::as_str).map(str::to_owned));
+        }
+        let source_ip = match source {
+            Source::V2 => str_at(context_at("/http/sourceIp")),
+            Source::V1 => str_at(context_at("/identity/sourceIp")),
+            Source::Alb { .. } => headers
+                .iter()
+                .find(|(name, _)| name == "x-forwarded-for")
+                .and_then(|(_, value)| value.split(',').next())
+                .map(|ip| ip.trim().to_owned()),
+        };
+        let domain_name = str_at(context.and_then(|c| c.get("domainName")))
+            .or_else(|| {
+                headers
+                    .iter()
+                    .find(|(name, _)| name == "host")
+                    .map(|(_, v)| v.clone())
+            })
+            .unwrap_or_else(|| "localhost".into());
+        Request {
+            source,
+            method,
+            path: decode_once(&path),
+            query,
+            headers,
+            cookies,
+            source_ip: source_ip.unwrap_or_default(),
+            domain_name,
+        }
+    }
+
+    /// Checks what lambda-web would otherwise panic on or answer in plain text, then builds the
+    /// payload 2.0 event.
+    fn into_decision(self, event: &Map<String, Value>, invocation: &Invocation) -> Decision {
+        let body = event.get("body").and_then(Value::as_str);
+        let base64 = event
+            .get("isBase64Encoded")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        if let Some(error) = self.invalid(body, base64) {
+            let request_id = self
+                .headers
+                .iter()
+                .find(|(name, _)| name == "x-request-id")
+                .map(|(_, value)| value.clone());
+            return Decision::Answer {
+                source: self.source,
+                error,
+                method: self.method,
+                path: self.path,
+                request_id,
+            };
+        }
+        let context = event.get("requestContext").cloned().unwrap_or(json!({}));
+        let mut headers = Map::with_capacity(self.headers.len() + 2);
+        for (name, value) in self.headers {
+            if name != REQUEST_CONTEXT_HEADER && name != LAMBDA_CONTEXT_HEADER {
+                headers.insert(name, Value::String(value));
+            }
+        }
+        headers.insert(REQUEST_CONTEXT_HEADER.into(), context.to_string().into());
+        headers.insert(
+            LAMBDA_CONTEXT_HEADER.into(),
+            json!({
+                "request_id": invocation.request_id,
+                "deadline": invocation.deadline_ms,
+                "invoked_function_arn": invocation.function_arn,
+                "xray_trace_id": invocation.trace_id,
+            })
+            .to_string()
+            .into(),
+        );
+        let mut reshaped = json!({
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": self.path,
+            "rawQueryString": self.query,
+            "headers": headers,
+            "isBase64Encoded": base64,
+            "requestContext": {
+                "domainName": self.domain_name,
+                "http": { "method": self.method, "sourceIp": self.source_ip },
+            },
+        });
+        if !self.cookies.is_empty() {
+            reshaped["cookies"] = json!(self.cookies);
+        }
+        if let Some(body) = body {
+            reshaped["body"] = Value::String(body.to_owned());
+        }
+        Decision::Forward {
+            event: reshaped.to_string().into_bytes(),
+            source: self.source,
+        }
+    }
+
+    /// Why the request cannot be handed to the app, if it cannot.
+    fn invalid(&self, body: Option<&str>, base64: bool) -> Option<ApiError> {
+        let bad = |detail: String| Some(ApiError::InvalidRequest { detail });
+        if self.method.is_empty() || !self.method.bytes().all(is_token_byte) {
+            return bad(format!(
+                "The event's HTTP method {:?} is not a valid method.",
+                self.method
+            ));
+        }
+        for (name, value) in &self.headers {
+            if name.is_empty() || !name.bytes().all(is_token_byte) {
+                return bad(format!(
+                    "The header name {name:?} is not a valid HTTP header name."
+                ));
+            }
+            if !value.bytes().all(is_header_value_byte) {
+                return bad(format!(
+                    "The value of the header {name:?} has control characters, which HTTP does not allow."
+                ));
+            }
+        }
+        if self
+            .cookies
+            .iter()
+            .any(|c| !c.bytes().all(is_header_value_byte))
+        {
+            return bad("A cookie has control characters, which HTTP does not allow.".into());
+        }
+        if encoded_path_len(&self.path) + 1 + self.query.len() > MAX_URI_BYTES {
+            return Some(ApiError::UriTooLong {
+                limit: MAX_URI_BYTES,
+            });
+        }
+        if base64 && body.is_some_and(|b| base64::decode(b).is_err()) {
+            return bad("The event's body is marked as base64 but is not valid base64.".into());
+        }
+        None
+    }
+}
+
+/// `rawPath` without `/{stage}` when the API has a named stage. HTTP APIs keep the stage in
+/// `rawPath` for named stages; REST APIs put the path without it in `path`.
+fn without_stage<'a>(path: &'a str, stage: Option<&str>) -> &'a str {
+    let Some(stage) = stage.filter(|s| !s.is_empty() && *s != "$default") else {
+        return path;
+    };
+    match path.strip_prefix('/').and_then(|p| p.strip_prefix(stage)) {
+        Some("") => "/",
+        Some(rest) if rest.starts_with('/') => rest,
+        _ => path,
+    }
+}
+
+/// The path decoded once, as HTTP mode decodes it; lambda-web percent-encodes it again. A path
+/// whose escapes do not decode to UTF-8 is kept as it is.
+fn decode_once(path: &str) -> String {
+    let decoded = match percent_decode_str(path).decode_utf8() {
+        Ok(decoded) => decoded.into_owned(),
+        Err(_) => path.to_owned(),
+    };
+    if decoded.starts_with('/') {
+        decoded
+    } else {
+        format!("/{decoded}")
+    }
+}
+
+/// What lambda-web percent-encodes in a path (its `RFC3986_PATH_ESCAPE_SET`).
+const LAMBDA_WEB_PATH_SET: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'+')
+    .add(b':')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'@')
+    .add(b'[')
+    .add(b'\\')
+    .add(b']')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
+fn encoded_path_len(path: &str) -> usize {
+    utf8_percent_encode(path, LAMBDA_WEB_PATH_SET)
+        .map(str::len)
+        .sum()
+}
+
+/// Bytes a URI query cannot hold as they are; `%`, `&`, `=` and `+` keep their meaning.
+const INVALID_IN_QUERY: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
+/// Everything but RFC 3986's unreserved characters: for decoded parameter names and values.
+const COMPONENT: &AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// A raw query string with the bytes a URI cannot carry percent-encoded (a space, non-ASCII),
+/// which HTTP APIs and Function URLs pass on as the client wrote them.
+fn valid_query(query: &str) -> String {
+    utf8_percent_encode(query, INVALID_IN_QUERY).to_string()
+}
+
+/// The query of a payload 1.0 or ALB event, from its multi-value parameters when present.
+fn query_from_parameters(event: &Map<String, Value>, encode: bool) -> String {
+    let pairs: Vec<(&str, &str)> = match (
+        event
+            .get("multiValueQueryStringParameters")
+            .and_then(Value::as_object),
+        event
+            .get("queryStringParameters")
+            .and_then(Value::as_object),
+    ) {
+        (Some(multi), _) => multi
+            .iter()
+            .flat_map(|(name, values)| {
+                values
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(move |value| (name.as_str(), value))
+            })
+            .collect(),
+        (None, Some(single)) => single
+            .iter()
+            .filter_map(|(name, value)| Some((name.as_str(), value.as_str()?)))
+            .collect(),
+        (None, None) => Vec::new(),
+    };
+    let part = |text: &str| {
+        if encode {
+            utf8_percent_encode(text, COMPONENT).to_string()
+        } else {
+            valid_query(text)
+        }
+    };
+    pairs
+        .iter()
+        .map(|(name, value)| format!("{}={}", part(name), part(value)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Lower-case headers, repeated values joined with `, `, and `cookie` moved to the cookies.
+fn read_headers(
+    event: &Map<String, Value>,
+    source: Source,
+) -> (Vec<(String, String)>, Vec<String>) {
+    let mut headers: Vec<(String, String)> = Vec::new();
+    let mut cookies = Vec::new();
+    let mut add = |name: &str, value: &str| {
+        let name = name.to_ascii_lowercase();
+        if name == "cookie" {
+            cookies.push(value.to_owned());
+        } else if let Some((_, joined)) = headers.iter_mut().find(|(n, _)| *n == name) {
+            joined.push_str(", ");
+            joined.push_str(value);
+        } else {
+            headers.push((name, value.to_owned()));
+        }
+    };
+    let multi = match source {
+        Source::V2 => None,
+        _ => event.get("multiValueHeaders").and_then(Value::as_object),
+    };
+    if let Some(multi) = multi.filter(|m| !m.is_empty()) {
+        for (name, values) in multi {
+            for value in values
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                add(name, value);
+            }
+        }
+    } else if let Some(single) = event.get("headers").and_then(Value::as_object) {
+        for (name, value) in single {
+            if let Some(value) = value.as_str() {
+                add(name, value);
+            }
+        }
+    }
+    (headers, cookies)
+}
+
+/// RFC 9110 `tchar`.
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// What the `http` crate accepts in a header value: visible characters, spaces, tabs and
+/// non-ASCII bytes, but no other controls.
+fn is_header_value_byte(b: u8) -> bool {
+    b == b'\t' || (b >= 0x20 && b != 0x7f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invocation() -> Invocation {
+        Invocation {
+            request_id: "req-1".into(),
+            deadline_ms: 1_700_000_000_000,
+            function_arn: Some("arn:aws:lambda:us-east-1:1:function:f".into()),
+            trace_id: Some("Root=1-2-3".into()),
+        }
+    }
+
+    /// The reshaped event for `event`, which must be forwarded.
+    fn forwarded(event: Value) -> (Value, Source) {
+        match normalize(event.to_string().as_bytes(), &invocation()) {
+            Decision::Forward { event, source } => {
+                (serde_json::from_slice(&event).unwrap(), source)
+            }
+            other => panic!("expected Forward, got {other:?}"),
+        }
+    }
+
+    fn answered(event: Value) -> ApiError {
+        match normalize(event.to_string().as_bytes(), &invocation()) {
+            Decision::Answer { error, .. } => error,
+            other => panic!("expected Answer, got {other:?}"),
+        }
+    }
+
+    fn refused(raw: &str) -> String {
+        match normalize(raw.as_bytes(), &invocation()) {
+            Decision::Refuse {
+                error_type,
+                message,
+            } => {
+                assert_eq!(error_type, "UnsupportedEvent");
+                assert!(message.contains("HTTP events only"), "{message}");
+                message
+            }
+            other => panic!("expected Refuse, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn fields_other_sources_use_are_ignored_when_null() {
+        let (_, source) = forwarded(json!({
+            "version": "2.0", "rawPath": "/", "routeArn": null, "methodArn": null,
+            "requestContext": {"http": {"method": "GET"}, "connectionId": null}
+        }));
+        assert_eq!(source, Source::V2);
+    }
+
+    #[test]
+    fn the_bare_rest_event_is_a_get_of_its_path() {
+        let (event, source) = forwarded(json!({"httpMethod": "GET", "path": "/health"}));
+        assert_eq!(source, Source::V1);
+        assert_eq!(event["rawPath"], "/health");
+        assert_eq!(event["rawQueryString"], "");
+        assert_eq!(event["requestContext"]["http"]["method"], "GET");
+    }
+
+    #[test]
+    fn rest_events_route_on_path_without_the_stage_and_null_maps_are_empty() {
+        let (event, _) = forwarded(json!({
+            "httpMethod": "GET", "path": "/health", "headers": null, "multiValueHeaders": null,
+            "queryStringParameters": null, "multiValueQueryStringParameters": null, "body": null,
+            "requestContext": {"path": "/prod/health", "stage": "prod", "domainName": "x.example"}
+        }));
+        assert_eq!(event["rawPath"], "/health");
+        assert_eq!(event["requestContext"]["domainName"], "x.example");
+        assert!(event.get("body").is_none());
+    }
+
+    #[test]
+    fn http_api_named_stages_are_removed_from_raw_path_and_default_is_left_alone() {
+        let event = |raw_path: &str, stage: &str| {
+            forwarded(json!({
+                "version": "2.0", "rawPath": raw_path, "rawQueryString": "",
+                "requestContext": {"stage": stage, "http": {"method": "GET"}}
+            }))
+            .0["rawPath"]
+                .clone()
+        };
+        assert_eq!(event("/dev/health", "dev"), "/health");
+        assert_eq!(event("/dev", "dev"), "/");
+        assert_eq!(event("/devices", "dev"), "/devices");
+        assert_eq!(event("/health", "$default"), "/health");
+    }
+
+    #[test]
+    fn paths_are_percent_decoded_exactly_once() {
+        let path = |raw: &str| {
+            forwarded(json!({
+                "version": "2.0", "rawPath": raw,
+                "requestContext": {"http": {"method": "GET"}}
+            }))
+            .0["rawPath"]
+                .clone()
+        };
+        assert_eq!(path("/%68ealth"), "/health");
+        assert_eq!(path("/caf%C3%A9"), "/café");
+        assert_eq!(path("/100%25"), "/100%");
+        assert_eq!(path("/%FF"), "/%FF");
+        assert_eq!(path("health"), "/health");
+    }
+
+    #[test]
+    fn a_missing_or_null_raw_query_string_is_empty_and_invalid_bytes_are_encoded() {
+        let query = |q: Value| {
+            forwarded(json!({
+                "version": "2.0", "rawPath": "/", "rawQueryString": q,
+                "requestContext": {"http": {"method": "GET"}}
+            }))
+            .0["rawQueryString"]
+                .clone()
+        };
+        assert_eq!(query(Value::Null), "");
+        assert_eq!(query(json!("a=1&b=x%20y")), "a=1&b=x%20y");
+        assert_eq!(query(json!("q=a b&c=é")), "q=a%20b&c=%C3%A9");
+    }
+
+    #[test]
+    fn rest_parameters_are_encoded_and_alb_parameters_are_kept_as_sent() {
+        let (rest, _) = forwarded(json!({
+            "httpMethod": "GET", "path": "/",
+            "multiValueQueryStringParameters": {"q": ["a b", "c&d"]},
+        }));
+        assert_eq!(rest["rawQueryString"], "q=a%20b&q=c%26d");
+        let (alb, source) = forwarded(json!({
+            "httpMethod": "GET", "path": "/", "requestContext": {"elb": {}},
+            "queryStringParameters": {"q": "a%20b"}, "headers": {"Host": "h"},
+        }));
+        assert_eq!(source, Source::Alb { multi_value: false });
+        assert_eq!(alb["rawQueryString"], "q=a%20b");
+    }
+
+    #[test]
+    fn headers_are_lower_cased_repeated_values_joined_and_cookies_moved() {
+        let (event, source) = forwarded(json!({
+            "httpMethod": "GET", "path": "/", "requestContext": {"elb": {}},
+            "multiValueHeaders": {"Accept": ["a", "b"], "Cookie": ["x=1", "y=2"]},
+        }));
+        assert_eq!(source, Source::Alb { multi_value: true });
+        assert_eq!(event["headers"]["accept"], "a, b");
+        assert!(event["headers"].get("cookie").is_none());
+        assert_eq!(event["cookies"], json!(["x=1", "y=2"]));
+    }
+
+    #[test]
+    fn the_app_gets_the_request_and_lambda_context_and_clients_cannot_forge_them() {
+        let (event, _) = forwarded(json!({
+            "version": "2.0", "rawPath": "/",
+            "headers": {"x-amzn-lambda-context": "forged", "x-amzn-request-context": "forged"},
+            "requestContext": {"http": {"method": "GET"}, "stage": "$default"}
+        }));
+        let lambda: Value =
+            serde_json::from_str(event["headers"][LAMBDA_CONTEXT_HEADER].as_str().unwrap())
+                .unwrap();
+        assert_eq!(lambda["request_id"], "req-1");
+        assert_eq!(lambda["xray_trace_id"], "Root=1-2-3");
+        let request: Value =
+            serde_json::from_str(event["headers"][REQUEST_CONTEXT_HEADER].as_str().unwrap())
+                .unwrap();
+        assert_eq!(request["stage"], "$default");
+    }
+
+    #[test]
+    fn what_cannot_be_an_http_request_gets_a_json_400_or_414() {
+        let v2 = |headers: Value, method: &str| {
+            json!({"version": "2.0", "rawPath": "/", "headers": headers,
+                   "requestContext": {"http": {"method": method}}})
+        };
+        for (event, code) in [
+            (v2(json!({"x-a": "1\r\n2"}), "GET"), "invalid_request"),
+            (v2(json!({"x a": "1"}), "GET"), "invalid_request"),
+            (v2(json!({}), "G ET"), "invalid_request"),
+            (
+                json!({"httpMethod": "POST", "path": "/echo", "body": "@@@", "isBase64Encoded": true}),
+                "invalid_request",
+            ),
+            (
+                json!({"httpMethod": "GET", "path": format!("/{}", "a".repeat(70_000))}),
+                "uri_too_long",
+            ),
+        ] {
+            assert_eq!(answered(event.clone()).code(), code, "{event}");
+        }
+    }
+
+    #[test]
+    fn non_http_events_are_refused_with_a_description_of_what_arrived() {
+        assert!(refused("not json").contains("not JSON"));
+        assert!(refused("[1]").contains("a JSON array"));
+        assert!(refused("null").contains("null"));
+        assert!(refused("{}").contains("empty JSON object"));
+        assert!(refused(r#"{"Records":[{"eventSource":"aws:sqs"}]}"#).contains("aws:sqs"));
+        assert!(refused(r#"{"detail-type":"x","source":"y"}"#).contains("EventBridge"));
+        assert!(refused(r#"{"requestContext":{"connectionId":"c"}}"#).contains("WebSocket"));
+        assert!(refused(r#"{"type":"TOKEN","methodArn":"arn"}"#).contains("authorizer"));
+    }
+}

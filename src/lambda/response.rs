@@ -1,0 +1,305 @@
+//! Turns lambda-web's answer (always the payload 2.0 shape, the body always base64) into the
+//! response shape of the event's own source, text bodies as text, within Lambda's size limit.
+
+use super::source::Source;
+use crate::error::ApiError;
+use actix_web::http::StatusCode;
+use serde_json::{json, Map, Value};
+
+/// The largest response a function may return to the Runtime API (6 MB, in bytes).
+pub const RESPONSE_LIMIT: usize = 6 * 1024 * 1024;
+/// Room kept around a body for the envelope's fields and the response headers.
+pub const ENVELOPE_ALLOWANCE: usize = 4 * 1024;
+/// `MAX_BODY_BYTES` in Lambda mode unless set: the largest JSON body whose echo always fits in
+/// [`RESPONSE_LIMIT`]. A JSON text grows at most twofold as a JSON string (`"` becomes `\"`).
+pub const DEFAULT_LAMBDA_BODY_LIMIT: usize = (RESPONSE_LIMIT - ENVELOPE_ALLOWANCE) / 2;
+
+/// An HTTP answer on its way back to the Runtime API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// The status code.
+    pub status: u16,
+    /// Headers, names lower case, one value each (`set-cookie` is in `cookies`).
+    pub headers: Vec<(String, String)>,
+    /// `Set-Cookie` values.
+    pub cookies: Vec<String>,
+    /// The body, decoded.
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    /// Reads what lambda-web posted: `{statusCode, headers, cookies, body, isBase64Encoded}`.
+    pub fn from_lambda_web(raw: &[u8]) -> Result<Self, String> {
+        let value: Value = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
+        let status = value
+            .get("statusCode")
+            .and_then(Value::as_u64)
+            .and_then(|s| u16::try_from(s).ok())
+            .ok_or("no statusCode")?;
+        let headers = value
+            .get("headers")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter_map(|(name, v)| Some((name.to_ascii_lowercase(), v.as_str()?.to_owned())))
+            .collect();
+        let cookies = value
+            .get("cookies")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.as_str().map(str::to_owned))
+            .collect();
+        let body = value.get("body").and_then(Value::as_str).unwrap_or("");
+        let body = if value.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) {
+            base64::decode(body).map_err(|e| format!("body is not base64: {e}"))?
+        } else {
+            body.as_bytes().to_vec()
+        };
+        Ok(Answer {
+            status,
+            headers,
+            cookies,
+            body,
+        })
+    }
+
+    /// The service's JSON error, with the headers every response of the app carries.
+    pub fn from_error(error: &ApiError, request_id: &str) -> Self {
+        Answer {
+            status: actix_web::ResponseError::status_code(error).as_u16(),
+            headers: vec![
+                ("content-type".into(), "application/json".into()),
+                ("x-content-type-options".into(), "nosniff".into()),
+                ("x-request-id".into(), request_id.into()),
+            ],
+            cookies: Vec::new(),
+            body: error.to_json().into_bytes(),
+        }
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as text when its content type is textual and it is UTF-8; `None` otherwise.
+    fn text_body(&self) -> Option<&str> {
+        let textual = match self.header("content-type") {
+            Some(content_type) => {
+                let t = content_type.to_ascii_lowercase();
+                t.starts_with("text/")
+                    || ["json", "xml", "javascript", "x-www-form-urlencoded"]
+                        .iter()
+                        .any(|kind| t.contains(kind))
+            }
+            None => self.body.is_empty(),
+        };
+        textual
+            .then(|| std::str::from_utf8(&self.body).ok())
+            .flatten()
+    }
+
+    /// The response envelope `source` expects, serialized.
+    pub fn envelope(&self, source: Source) -> Vec<u8> {
+        let (body, base64) = match self.text_body() {
+            Some(text) => (Value::String(text.to_owned()), false),
+            None => (Value::String(base64::encode(&self.body)), true),
+        };
+        let single = || {
+            let mut headers: Map<String, Value> = self
+                .headers
+                .iter()
+                .map(|(n, v)| (n.clone(), Value::String(v.clone())))
+                .collect();
+            if let Some(cookie) = self.cookies.first() {
+                headers.insert("set-cookie".into(), cookie.clone().into());
+            }
+            headers
+        };
+        let multi = || {
+            let mut headers: Map<String, Value> = self
+                .headers
+                .iter()
+                .map(|(n, v)| (n.clone(), json!([v])))
+                .collect();
+            if !self.cookies.is_empty() {
+                headers.insert("set-cookie".into(), json!(self.cookies));
+            }
+            headers
+        };
+        let envelope = match source {
+            Source::V2 => {
+                let headers: Map<String, Value> = self
+                    .headers
+                    .iter()
+                    .map(|(n, v)| (n.clone(), Value::String(v.clone())))
+                    .collect();
+                // Always a list, as lambda-web wrote it: some consumers (cargo lambda's Function
+                // URL emulation) refuse an answer without one.
+                json!({
+                    "statusCode": self.status, "headers": headers, "cookies": self.cookies,
+                    "body": body, "isBase64Encoded": base64,
+                })
+            }
+            Source::V1 => json!({
+                "statusCode": self.status, "multiValueHeaders": multi(),
+                "body": body, "isBase64Encoded": base64,
+            }),
+            Source::Alb { multi_value } => {
+                let reason = StatusCode::from_u16(self.status)
+                    .ok()
+                    .and_then(|s| s.canonical_reason())
+                    .unwrap_or("");
+                let headers = if multi_value { multi() } else { single() };
+                let key = if multi_value {
+                    "multiValueHeaders"
+                } else {
+                    "headers"
+                };
+                json!({
+                    "statusCode": self.status,
+                    "statusDescription": format!("{} {reason}", self.status).trim_end(),
+                    key: headers, "body": body, "isBase64Encoded": base64,
+                })
+            }
+        };
+        envelope.to_string().into_bytes()
+    }
+}
+
+/// The envelope for `answer`, or, when that is over [`RESPONSE_LIMIT`], the envelope of a JSON
+/// 500 `response_too_large` (with one ERROR line naming the size), which always fits.
+pub fn envelope_within_limit(answer: &Answer, source: Source) -> Vec<u8> {
+    let envelope = answer.envelope(source);
+    if envelope.len() <= RESPONSE_LIMIT {
+        return envelope;
+    }
+    let request_id = answer.header("x-request-id").unwrap_or("-");
+    log::error!(
+        "response too large: {} bytes (status {}) is over Lambda's limit of {RESPONSE_LIMIT}; answered 500 response_too_large; request_id={request_id}",
+        envelope.len(),
+        answer.status,
+    );
+    let error = ApiError::ResponseTooLarge {
+        size: envelope.len(),
+        limit: RESPONSE_LIMIT,
+    };
+    Answer::from_error(&error, request_id).envelope(source)
+}
+
+/// Whether a JSON text of `body` can be answered as a text body within [`RESPONSE_LIMIT`]:
+/// its length as a JSON string, plus [`ENVELOPE_ALLOWANCE`].
+pub fn json_text_fits(body: &[u8]) -> bool {
+    let escaped: usize = body
+        .iter()
+        .map(|&b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            0..=0x1f => 6,
+            _ => 1,
+        })
+        .sum();
+    escaped + ENVELOPE_ALLOWANCE <= RESPONSE_LIMIT
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(content_type: &str, body: &[u8]) -> Answer {
+        Answer {
+            status: 200,
+            headers: vec![("content-type".into(), content_type.into())],
+            cookies: vec!["a=1".into(), "b=2".into()],
+            body: body.to_vec(),
+        }
+    }
+
+    fn parse(envelope: &[u8]) -> Value {
+        serde_json::from_slice(envelope).unwrap()
+    }
+
+    #[test]
+    fn lambda_webs_base64_answer_is_read_back_to_bytes() {
+        let raw = json!({"statusCode": 404, "headers": {"Content-Type": "application/json"},
+                         "cookies": ["a=1"], "body": base64::encode("{}"), "isBase64Encoded": true});
+        let answer = Answer::from_lambda_web(raw.to_string().as_bytes()).unwrap();
+        assert_eq!(answer.status, 404);
+        assert_eq!(answer.header("content-type"), Some("application/json"));
+        assert_eq!(answer.body, b"{}");
+        assert_eq!(answer.cookies, ["a=1"]);
+    }
+
+    #[test]
+    fn json_and_text_leave_as_text_and_other_bodies_as_base64() {
+        let json = parse(&answer("application/json", b"{\"a\":1}").envelope(Source::V1));
+        assert_eq!(json["body"], "{\"a\":1}");
+        assert_eq!(json["isBase64Encoded"], false);
+        let png = parse(&answer("image/png", &[0x89, b'P']).envelope(Source::V2));
+        assert_eq!(png["body"], base64::encode([0x89, b'P']));
+        assert_eq!(png["isBase64Encoded"], true);
+        let not_utf8 = parse(&answer("text/plain", &[0xff]).envelope(Source::V2));
+        assert_eq!(not_utf8["isBase64Encoded"], true);
+    }
+
+    #[test]
+    fn each_source_gets_its_own_header_style() {
+        let a = answer("application/json", b"{}");
+        let v1 = parse(&a.envelope(Source::V1));
+        assert_eq!(
+            v1["multiValueHeaders"]["content-type"],
+            json!(["application/json"])
+        );
+        assert_eq!(v1["multiValueHeaders"]["set-cookie"], json!(["a=1", "b=2"]));
+        let v2 = parse(&a.envelope(Source::V2));
+        assert_eq!(v2["headers"]["content-type"], "application/json");
+        assert_eq!(v2["cookies"], json!(["a=1", "b=2"]));
+        let no_cookies = Answer {
+            cookies: Vec::new(),
+            ..a.clone()
+        };
+        assert_eq!(
+            parse(&no_cookies.envelope(Source::V2))["cookies"],
+            json!([])
+        );
+        let alb = parse(&a.envelope(Source::Alb { multi_value: false }));
+        assert_eq!(alb["statusDescription"], "200 OK");
+        assert_eq!(alb["headers"]["content-type"], "application/json");
+        assert!(alb.get("multiValueHeaders").is_none());
+        let alb_multi = parse(&a.envelope(Source::Alb { multi_value: true }));
+        assert_eq!(
+            alb_multi["multiValueHeaders"]["content-type"],
+            json!(["application/json"])
+        );
+    }
+
+    #[test]
+    fn an_answer_over_the_limit_becomes_a_500_that_fits() {
+        let big = answer("application/json", &vec![b'1'; RESPONSE_LIMIT]);
+        let envelope = envelope_within_limit(&big, Source::V2);
+        assert!(envelope.len() < 1024);
+        let value = parse(&envelope);
+        assert_eq!(value["statusCode"], 500);
+        let body: Value = serde_json::from_str(value["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["error"], "response_too_large");
+        let fits = answer(
+            "application/json",
+            &vec![b'1'; RESPONSE_LIMIT - ENVELOPE_ALLOWANCE],
+        );
+        assert_eq!(
+            parse(&envelope_within_limit(&fits, Source::V2))["statusCode"],
+            200
+        );
+    }
+
+    #[test]
+    fn the_default_lambda_body_limit_always_fits_even_when_every_byte_is_escaped() {
+        let worst = vec![b'"'; DEFAULT_LAMBDA_BODY_LIMIT];
+        assert!(json_text_fits(&worst));
+        assert!(!json_text_fits(&vec![b'"'; DEFAULT_LAMBDA_BODY_LIMIT + 1]));
+        let envelope = answer("application/json", &worst).envelope(Source::V1);
+        assert!(envelope.len() <= RESPONSE_LIMIT, "{}", envelope.len());
+    }
+}
