@@ -19,7 +19,7 @@ export PATH  := $(CURDIR)/$(TOOLS)/bin:$(PATH)
 TOOLS_PYTHON := $(TOOLS)/bin/python3
 CARGO_DENY_VERSION := $(shell awk '$$1 == "cargo-deny" { print $$2 }' tools/cargo-deny.txt)
 
-.PHONY: help run-local test tools tools-lambda tools-lint tools-contract tools-audit tools-sam tools-wrk tools-rust test-unit test-contract test-load test-load-short audit fuzz lint lint-deploy build lambda-build lambda-zip lambda-watch lambda-invoke e2e-lambda bench
+.PHONY: help run-local test tools tools-lambda tools-lint tools-contract tools-audit tools-sam tools-wrk tools-rust test-unit test-lambda-corpus test-contract test-load test-load-short audit fuzz lint lint-deploy build lambda-build lambda-zip lambda-watch lambda-invoke e2e-lambda bench
 
 help: ## List the targets
 	@awk -v vars='BIN=$(BIN) LAMBDA_PORT=$(LAMBDA_PORT) FUZZ_SECONDS=$(FUZZ_SECONDS) EVENT=$(EVENT) TOOLS=$(TOOLS)' \
@@ -32,7 +32,7 @@ help: ## List the targets
 run-local: ## Run the HTTP server on $HOST:$PORT (default 0.0.0.0:8080)
 	cargo run --release
 
-test: tools lint lint-deploy audit test-unit test-contract e2e-lambda test-load-short ## Everything CI runs: lints, audit, all tests, schemathesis, cargo-lambda e2e, short load checks
+test: tools lint lint-deploy audit test-unit test-lambda-corpus test-contract e2e-lambda test-load-short ## Everything CI runs: lints, audit, all tests, the Lambda event corpus, schemathesis, cargo-lambda e2e, short load checks
 
 tools: tools-rust tools-lambda tools-lint tools-contract tools-audit tools-sam tools-wrk ## Install every tool the tests use into $(TOOLS) (wrk with apt-get); each target also installs just its own
 
@@ -83,6 +83,9 @@ $(TOOLS)/.cargo-deny.installed: tools/cargo-deny.txt
 
 test-unit: ## Unit, integration and property tests (both modes, against the compiled binary)
 	cargo test --all-targets
+
+test-lambda-corpus: tools-sam ## Lambda mode on every published HTTP event fixture (aws_lambda_events, lambda_http) and SAM CLI's events
+	cargo test --test api -- --ignored corpus --nocapture
 
 test-contract: tools-contract ## schemathesis against a live server, from the OpenAPI document it serves
 	bash tests/contract/schemathesis.sh

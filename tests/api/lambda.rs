@@ -22,7 +22,7 @@ fn function(events: Vec<impl Into<Invocation>>, root_path: &str) -> (FakeRuntime
 }
 
 /// The binary in Lambda mode against `runtime`, with `vars` added to the Lambda environment.
-fn lambda_service(runtime: &FakeRuntime, vars: &[(&str, &str)]) -> Service {
+pub(crate) fn lambda_service(runtime: &FakeRuntime, vars: &[(&str, &str)]) -> Service {
     let api = runtime.addr.to_string();
     let mut all = vec![
         ("AWS_LAMBDA_RUNTIME_API", api.as_str()),

@@ -7,6 +7,7 @@
 mod bad_input;
 mod binary;
 mod contract;
+mod corpus;
 mod http_server;
 mod lambda;
 mod openapi;
