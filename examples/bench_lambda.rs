@@ -5,12 +5,13 @@
 //! - warm: invocations in one process, each timed from the event written to the response read,
 //!   and the process's RSS at the end.
 //!
-//! It benchmarks our binary (HTTP API event with and without `accept-encoding: br`) and the
-//! floor (`examples/floor_lambda.rs`), prints a markdown table, and writes the raw warm
-//! latencies to `target/bench/lambda-*.txt`.
+//! It benchmarks each `NAME=BINARY` given, in turn on one fake Runtime API: in `make bench` our
+//! binary, the peer (`bench/lambda-http-peer`, the same routes on lambda_http 1.x) and the floor
+//! (`examples/floor_lambda.rs`). It prints a markdown table with every figure as a ratio to the
+//! function named `peer`, and writes the raw warm latencies to `target/bench/lambda-NAME.txt`.
 //!
-//! `bench_lambda OURS FLOOR EVENT COLD_RUNS WARM_INVOCATIONS`; `BENCH_RUST_LOG` sets the
-//! function's `RUST_LOG` (default: unset, so `info`), `BENCH_DEBUG` shows its stderr.
+//! `bench_lambda EVENT COLD_RUNS WARM_INVOCATIONS NAME=BINARY...`; `BENCH_RUST_LOG` sets the
+//! functions' `RUST_LOG` (default: unset, so `info`), `BENCH_DEBUG` shows their stderr.
 
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -88,74 +89,73 @@ fn ratio(ours: Duration, floor: Duration) -> String {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let [_, ours, floor, event_file, cold_runs, warm_count] = &args[..] else {
-        eprintln!("usage: bench_lambda OURS FLOOR EVENT COLD_RUNS WARM_INVOCATIONS");
+    let [_, event_file, cold_runs, warm_count, functions @ ..] = &args[..] else {
+        eprintln!("usage: bench_lambda EVENT COLD_RUNS WARM_INVOCATIONS NAME=BINARY...");
         std::process::exit(2);
     };
+    let functions: Vec<(&str, &str)> = functions
+        .iter()
+        .map(|f| f.split_once('=').expect("each function is NAME=BINARY"))
+        .collect();
     let cold_runs: usize = cold_runs.parse().expect("COLD_RUNS is a number");
     let warm_count: usize = warm_count.parse().expect("WARM_INVOCATIONS is a number");
-    let with_br: Value = serde_json::from_str(
-        &std::fs::read_to_string(event_file).unwrap_or_else(|e| panic!("{event_file}: {e}")),
-    )
-    .expect("the event is JSON");
-    let mut without_br = with_br.clone();
-    if let Some(headers) = without_br["headers"].as_object_mut() {
-        headers.remove("accept-encoding");
-    }
-    let (with_br, without_br) = (with_br.to_string(), without_br.to_string());
+    let event = std::fs::read_to_string(event_file).unwrap_or_else(|e| panic!("{event_file}: {e}"));
 
     let runtime = FakeRuntime::start();
-    let (ours_poll, ours_first) = cold(ours, &without_br, cold_runs, &runtime);
-    let (floor_poll, floor_first) = cold(floor, &without_br, cold_runs, &runtime);
-    let (mut ours_warm, ours_rss) = warm(ours, &without_br, warm_count, &runtime);
-    let (mut br_warm, br_rss) = warm(ours, &with_br, warm_count, &runtime);
-    let (mut floor_warm, floor_rss) = warm(floor, &without_br, warm_count, &runtime);
-
-    let _ = std::fs::create_dir_all("target/bench");
-    for (name, values) in [
-        ("ours", &ours_warm),
-        ("ours-br", &br_warm),
-        ("floor", &floor_warm),
-    ] {
-        let text: String = values
+    let mut results = Vec::new();
+    for (name, binary) in &functions {
+        let (poll, first) = cold(binary, &event, cold_runs, &runtime);
+        let (mut latencies, rss) = warm(binary, &event, warm_count, &runtime);
+        let text: String = latencies
             .iter()
             .map(|d| format!("{}\n", d.as_nanos()))
             .collect();
+        let _ = std::fs::create_dir_all("target/bench");
         let _ = std::fs::write(format!("target/bench/lambda-{name}.txt"), text);
+        let p50 = percentile(&mut latencies, 50.0);
+        let p99 = percentile(&mut latencies, 99.0);
+        results.push((*name, [poll, first, p50, p99], rss));
     }
 
-    println!("| Lambda figure | ours | ours, `accept-encoding: br` | floor | ours / floor |");
-    println!("|---|---|---|---|---|");
-    println!(
-        "| exec → first poll (median of {cold_runs}) | {} | | {} | {} |",
-        ms(ours_poll),
-        ms(floor_poll),
-        ratio(ours_poll, floor_poll)
-    );
-    println!(
-        "| exec → first response (median of {cold_runs}) | {} | | {} | {} |",
-        ms(ours_first),
-        ms(floor_first),
-        ratio(ours_first, floor_first)
-    );
-    for p in [50.0, 99.0] {
-        let (o, b, f) = (
-            percentile(&mut ours_warm, p),
-            percentile(&mut br_warm, p),
-            percentile(&mut floor_warm, p),
-        );
-        println!(
-            "| warm p{p} ({warm_count} invocations) | {} | {} | {} | {} |",
-            ms(o),
-            ms(b),
-            ms(f),
-            ratio(o, f)
-        );
+    let peer = results
+        .iter()
+        .find(|(name, ..)| *name == "peer")
+        .map(|(_, f, _)| *f);
+    let names: Vec<&str> = results.iter().map(|(name, ..)| *name).collect();
+    let others: Vec<&str> = names.iter().copied().filter(|n| *n != "peer").collect();
+    let mut header = format!("| Lambda figure | {} |", names.join(" | "));
+    let mut rule = format!("|---|{}", "---|".repeat(names.len()));
+    if peer.is_some() {
+        for name in &others {
+            header.push_str(&format!(" {name} / peer |"));
+            rule.push_str("---|");
+        }
     }
-    println!(
-        "| RSS after the warm run | {:.1} MB | {:.1} MB | {:.1} MB | |",
-        ours_rss as f64 / 1024.0,
-        br_rss as f64 / 1024.0,
-        floor_rss as f64 / 1024.0
-    );
+    println!("{header}");
+    println!("{rule}");
+    let labels = [
+        format!("exec → first poll (median of {cold_runs})"),
+        format!("exec → first response (median of {cold_runs})"),
+        format!("warm p50 ({warm_count} invocations)"),
+        format!("warm p99 ({warm_count} invocations)"),
+    ];
+    for (i, label) in labels.iter().enumerate() {
+        let mut row = format!("| {label} |");
+        for (_, figures, _) in &results {
+            row.push_str(&format!(" {} |", ms(figures[i])));
+        }
+        if let Some(peer) = peer {
+            for (name, figures, _) in &results {
+                if *name != "peer" {
+                    row.push_str(&format!(" {} |", ratio(figures[i], peer[i])));
+                }
+            }
+        }
+        println!("{row}");
+    }
+    let mut row = String::from("| RSS after the warm run |");
+    for (_, _, rss) in &results {
+        row.push_str(&format!(" {:.1} MB |", *rss as f64 / 1024.0));
+    }
+    println!("{row}");
 }

@@ -28,6 +28,9 @@ pub async fn serve(ctx: AppContext, runtime_api: &str) -> Result<(), String> {
         crate::launcher::AWS_LAMBDA_RUNTIME_API,
         proxy.addr.to_string(),
     );
+    // Let the proxy send its first GET /next before lambda-web builds the App, so that the two
+    // overlap: the runtime is single-threaded, and spawned tasks run only when this one yields.
+    proxy.let_first_poll_start().await;
     tokio::select! {
         result = lambda_web::run_actix_on_lambda(move || app(ctx.clone())) => {
             result.map_err(|err| err.to_string())
