@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Draws target/bench/latency.svg from a `make bench` run (standard library only):
-left, the CDF of Lambda warm-invocation latency (ours, ours with br, floor) from the raw samples;
+left, the CDF of Lambda warm-invocation latency (ours, the lambda_http peer, the floor) from the
+raw samples;
 right, wrk's /health latency percentiles for each HTTP server."""
 import sys
 from pathlib import Path
 
 out = Path(sys.argv[1] if len(sys.argv) > 1 else "target/bench")
-COLORS = {"ours": "#d95f02", "ours-br": "#7570b3", "floor": "#1b9e77"}
+COLORS = {"ours": "#d95f02", "peer": "#7570b3", "floor": "#1b9e77"}
 W, H, PAD = 460, 320, 50
 
 
@@ -34,7 +35,7 @@ def panel(x0, title, xlabel, ylabel, xmax, ymax, series, yticks, xticks):
 
 def lambda_panel():
     samples = {}
-    for name in ("ours", "ours-br", "floor"):
+    for name in COLORS:
         path = out / f"lambda-{name}.txt"
         if path.exists():
             values = sorted(int(v) / 1000 for v in path.read_text().split())
@@ -58,7 +59,7 @@ def http_panel():
     rows = [r for r in rows if r[1] == "health" and len(r) >= 5]
     if not rows:
         return []
-    colors = ["#d95f02", "#e6ab02", "#1b9e77"]
+    colors = ["#d95f02", "#7570b3", "#e6ab02", "#1b9e77"]
     levels = [50, 75, 90, 99]
     series, ymax = [], 0.0
     for (name, _, rps, _, percentiles), color in zip(rows, colors):

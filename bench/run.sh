@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make bench: builds release binaries, then measures on loopback only, every load bounded in time.
-#   HTTP mode: wrk against our server (request log to a file, and RUST_LOG=off) and the floor
+#   HTTP mode: wrk against our server (request log to a file in the text and the JSON format,
+#              and RUST_LOG=off) and the floor
 #              (examples/floor_actix.rs); server pinned to CPU 0, wrk (1 thread) to CPU 1.
 #   Lambda:    examples/bench_lambda.rs (cold start, warm invocations) for our binary, the peer
 #              bench/lambda-http-peer (the same routes on lambda_http 1.x) and the floor, side by
@@ -41,11 +42,11 @@ stop_server() {
 }
 trap stop_server EXIT
 
-# bench_http NAME BINARY RUST_LOG LOGFILE: one table row per route.
+# bench_http NAME BINARY RUST_LOG LOGFILE [LOG_FORMAT]: one table row per route.
 bench_http() {
-  local name=$1 binary=$2 log=$3 logfile=$4 port
+  local name=$1 binary=$2 log=$3 logfile=$4 format=${5:-text} port
   port=$(free_port)
-  HOST=127.0.0.1 PORT=$port RUST_LOG=$log taskset -c 0 "$binary" 2>"$logfile" &
+  HOST=127.0.0.1 PORT=$port RUST_LOG=$log LOG_FORMAT=$format taskset -c 0 "$binary" 2>"$logfile" &
   server_pid=$!
   for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/health" && break; sleep 0.05; done
   local idle; idle=$(rss_kb "$server_pid" VmRSS)
@@ -88,8 +89,9 @@ bench_http() {
   echo
   echo "| server | route | req/s | p50 ms | p99 ms | CPU µs/req | RSS idle MB | RSS peak MB |"
   echo "|---|---|---|---|---|---|---|---|"
-  logged="ours, request log to a file" quiet="ours, RUST_LOG=off" floored="floor (examples/floor_actix.rs)"
+  logged="ours, request log to a file" json="ours, JSON log to a file" quiet="ours, RUST_LOG=off" floored="floor (examples/floor_actix.rs)"
   bench_http "$logged" "$ours" info "$out/request.log"
+  bench_http "$json" "$ours" info "$out/request.json.log" json
   bench_http "$quiet" "$ours" off /dev/null
   bench_http "$floored" "$floor" off /dev/null
   echo
@@ -124,6 +126,7 @@ bench_http() {
   echo "| figure | target | measured |"
   echo "|---|---|---|"
   echo "| logger cost: /health req/s, log to a file / RUST_LOG=off | ≥ 0.95 | $(awk -v a="$(rps "$logged" health)" -v b="$(rps "$quiet" health)" 'BEGIN { printf "%.2f", a / b }') |"
+  echo "| logger cost, JSON: /health req/s, JSON log to a file / RUST_LOG=off | ≥ 0.95 | $(awk -v a="$(rps "$json" health)" -v b="$(rps "$quiet" health)" 'BEGIN { printf "%.2f", a / b }') |"
   echo "| /health req/s, ours (log to a file) / floor | ≥ 0.90 | $(awk -v a="$(rps "$logged" health)" -v b="$(rps "$floored" health)" 'BEGIN { printf "%.2f", a / b }') |"
   echo "| /health req/s, ours (RUST_LOG=off) / floor | | $(awk -v a="$(rps "$quiet" health)" -v b="$(rps "$floored" health)" 'BEGIN { printf "%.2f", a / b }') |"
   echo "| Lambda exec → first response, ours / peer | ≤ 1.15 | $(lambda_ratio "first response") |"

@@ -21,6 +21,12 @@ pub const SHUTDOWN_TIMEOUT_SECS: &str = "SHUTDOWN_TIMEOUT_SECS";
 pub const BODY_TIMEOUT_SECS: &str = "BODY_TIMEOUT_SECS";
 /// Log filter, in env_logger's syntax.
 pub const RUST_LOG: &str = "RUST_LOG";
+/// Log format, `text` or `json`, in either mode.
+pub const LOG_FORMAT: &str = "LOG_FORMAT";
+/// Log format Lambda sets from the function's logging configuration: `Text` or `JSON`.
+pub const AWS_LAMBDA_LOG_FORMAT: &str = "AWS_LAMBDA_LOG_FORMAT";
+/// Log level Lambda sets with the JSON format: `TRACE` … `FATAL`; used when `RUST_LOG` is unset.
+pub const AWS_LAMBDA_LOG_LEVEL: &str = "AWS_LAMBDA_LOG_LEVEL";
 
 /// Lambda's synchronous invocation payload limit; local runs fail the same way production does.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
@@ -28,7 +34,6 @@ const DEFAULT_PORT: u16 = 8080;
 const DEFAULT_HOST: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
 const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 10;
 const DEFAULT_BODY_TIMEOUT_SECS: u64 = 30;
-const DEFAULT_LOG_FILTER: &str = "info";
 const LOG_LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
 
 /// The validated configuration.
@@ -42,8 +47,12 @@ const LOG_LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"]
 /// | `SHUTDOWN_TIMEOUT_SECS` | grace period for in-flight requests  | `10`      |
 /// | `BODY_TIMEOUT_SECS`     | time allowed to receive a body       | `30`      |
 /// | `RUST_LOG`              | log filter                           | `info`    |
+/// | `LOG_FORMAT`            | `text` or `json`                     | `text`    |
+/// | `AWS_LAMBDA_LOG_FORMAT` | set by Lambda: `Text` or `JSON`      | `Text`    |
+/// | `AWS_LAMBDA_LOG_LEVEL`  | set by Lambda: the level without `RUST_LOG` | `INFO` |
 ///
-/// An empty variable counts as unset.
+/// An empty variable counts as unset. `LOG_FORMAT` wins over `AWS_LAMBDA_LOG_FORMAT`, and
+/// `RUST_LOG` over `AWS_LAMBDA_LOG_LEVEL`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// `HOST`
@@ -58,8 +67,42 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     /// `BODY_TIMEOUT_SECS`
     pub body_timeout: Duration,
-    /// `RUST_LOG`, validated.
-    pub log_filter: String,
+    /// `RUST_LOG`, or the level from `AWS_LAMBDA_LOG_LEVEL`.
+    pub log_filter: LogFilter,
+    /// `LOG_FORMAT`, or `AWS_LAMBDA_LOG_FORMAT`.
+    pub log_format: LogFormat,
+}
+
+/// Which log lines are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogFilter {
+    /// `RUST_LOG`, validated, used as it is.
+    Explicit(String),
+    /// One level for everything (`AWS_LAMBDA_LOG_LEVEL`, or `info`).
+    Level(&'static str),
+}
+
+impl LogFilter {
+    /// The env_logger filter. At the default `info` level Lambda mode also sets
+    /// `lambda_runtime=warn`: its per-invocation INFO line says nothing the request line does
+    /// not (which carries the Lambda request id), and costs a write per invocation.
+    pub fn directives(&self, lambda: bool) -> String {
+        match self {
+            LogFilter::Explicit(filter) => filter.clone(),
+            LogFilter::Level("info") if lambda => "info,lambda_runtime=warn".into(),
+            LogFilter::Level(level) => (*level).into(),
+        }
+    }
+}
+
+/// How each log line is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// The original service's request lines, and `timestamp LEVEL target: message` for the rest.
+    #[default]
+    Text,
+    /// One JSON object per line, as Lambda's JSON log format expects.
+    Json,
 }
 
 impl Settings {
@@ -88,9 +131,21 @@ impl Settings {
                     parse_body_timeout_secs(&v)
                 })
                 .map(Duration::from_secs)?,
-            log_filter: get(RUST_LOG).map_or(Ok(DEFAULT_LOG_FILTER.to_owned()), |v| {
-                validate_log_filter(&v).map(|()| v)
-            })?,
+            log_filter: match get(RUST_LOG) {
+                Some(filter) => {
+                    validate_log_filter(&filter).map(|()| LogFilter::Explicit(filter))?
+                }
+                None => LogFilter::Level(
+                    get(AWS_LAMBDA_LOG_LEVEL).map_or(Ok("info"), |v| parse_lambda_level(&v))?,
+                ),
+            },
+            log_format: match (get(LOG_FORMAT), get(AWS_LAMBDA_LOG_FORMAT)) {
+                (Some(format), _) => parse_log_format(LOG_FORMAT, &format, "text or json")?,
+                (None, Some(format)) => {
+                    parse_log_format(AWS_LAMBDA_LOG_FORMAT, &format, "Text or JSON")?
+                }
+                (None, None) => LogFormat::Text,
+            },
         })
     }
 }
@@ -230,6 +285,38 @@ fn parse_body_timeout_secs(value: &str) -> Result<u64, ConfigError> {
 /// env_logger reads a bare word that is not a level as a target name, so `RUST_LOG=inof` would
 /// silently turn logging off. We accept bare words only when they are levels; a target filter
 /// is written `target=level`.
+fn parse_log_format(
+    variable: &'static str,
+    value: &str,
+    expected: &str,
+) -> Result<LogFormat, ConfigError> {
+    match value.to_ascii_lowercase().as_str() {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        _ => Err(ConfigError::new(
+            variable,
+            value,
+            &format!("expected {expected}"),
+        )),
+    }
+}
+
+/// Lambda's levels, as env_logger levels (it has no FATAL; ERROR is the closest).
+fn parse_lambda_level(value: &str) -> Result<&'static str, ConfigError> {
+    match value.to_ascii_uppercase().as_str() {
+        "TRACE" => Ok("trace"),
+        "DEBUG" => Ok("debug"),
+        "INFO" => Ok("info"),
+        "WARN" => Ok("warn"),
+        "ERROR" | "FATAL" => Ok("error"),
+        _ => Err(ConfigError::new(
+            AWS_LAMBDA_LOG_LEVEL,
+            value,
+            "expected TRACE, DEBUG, INFO, WARN, ERROR or FATAL",
+        )),
+    }
+}
+
 fn validate_log_filter(value: &str) -> Result<(), ConfigError> {
     let directives = value.split('/').next().unwrap_or_default();
     for directive in directives.split(',').map(str::trim) {
@@ -330,7 +417,8 @@ mod tests {
         assert_eq!(s.max_body_bytes, None);
         assert_eq!(s.shutdown_timeout, Duration::from_secs(10));
         assert_eq!(s.body_timeout, Duration::from_secs(30));
-        assert_eq!(s.log_filter, "info");
+        assert_eq!(s.log_filter, LogFilter::Level("info"));
+        assert_eq!(s.log_format, LogFormat::Text);
     }
 
     #[test]
@@ -454,8 +542,65 @@ mod tests {
             "info,actix_server=warn",
             "warn,rust_hybrid_api=trace/REQ",
         ] {
-            assert_eq!(settings(&[("RUST_LOG", good)]).unwrap().log_filter, good);
+            assert_eq!(
+                settings(&[("RUST_LOG", good)]).unwrap().log_filter,
+                LogFilter::Explicit(good.into())
+            );
         }
+    }
+
+    #[test]
+    fn lambdas_log_level_applies_only_without_rust_log() {
+        let level = |vars: &[(&str, &str)]| settings(vars).unwrap().log_filter;
+        assert_eq!(
+            level(&[("AWS_LAMBDA_LOG_LEVEL", "DEBUG")]),
+            LogFilter::Level("debug")
+        );
+        assert_eq!(
+            level(&[("AWS_LAMBDA_LOG_LEVEL", "FATAL")]),
+            LogFilter::Level("error")
+        );
+        assert_eq!(
+            level(&[("AWS_LAMBDA_LOG_LEVEL", "DEBUG"), ("RUST_LOG", "warn")]),
+            LogFilter::Explicit("warn".into())
+        );
+        assert_eq!(
+            error_for(&[("AWS_LAMBDA_LOG_LEVEL", "VERBOSE")]).to_string(),
+            r#"invalid AWS_LAMBDA_LOG_LEVEL="VERBOSE": expected TRACE, DEBUG, INFO, WARN, ERROR or FATAL"#
+        );
+    }
+
+    #[test]
+    fn lambda_mode_silences_lambda_runtimes_invocation_line_only_at_the_default_level() {
+        assert_eq!(
+            LogFilter::Level("info").directives(true),
+            "info,lambda_runtime=warn"
+        );
+        assert_eq!(LogFilter::Level("info").directives(false), "info");
+        assert_eq!(LogFilter::Level("debug").directives(true), "debug");
+        assert_eq!(LogFilter::Explicit("info".into()).directives(true), "info");
+    }
+
+    #[test]
+    fn log_format_comes_from_log_format_then_lambdas_setting() {
+        let format = |vars: &[(&str, &str)]| settings(vars).unwrap().log_format;
+        assert_eq!(format(&[("LOG_FORMAT", "json")]), LogFormat::Json);
+        assert_eq!(
+            format(&[("AWS_LAMBDA_LOG_FORMAT", "JSON")]),
+            LogFormat::Json
+        );
+        assert_eq!(
+            format(&[("AWS_LAMBDA_LOG_FORMAT", "Text")]),
+            LogFormat::Text
+        );
+        assert_eq!(
+            format(&[("AWS_LAMBDA_LOG_FORMAT", "JSON"), ("LOG_FORMAT", "text")]),
+            LogFormat::Text
+        );
+        assert_eq!(
+            error_for(&[("LOG_FORMAT", "jsno")]).to_string(),
+            r#"invalid LOG_FORMAT="jsno": expected text or json"#
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
+use tokio::signal::unix::{signal, Signal, SignalKind};
 
 /// Host and port of the Lambda Runtime API.
 pub const AWS_LAMBDA_RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
@@ -103,7 +104,12 @@ fn check_runtime_api(value: &str) -> Result<(), ConfigError> {
 pub fn run() -> Result<(), LaunchError> {
     let settings = Settings::from_env()?;
     let launch = Launch::from_lookup(env_lookup)?;
-    logging::init(&settings.log_filter, launch == Launch::Http);
+    let http = launch == Launch::Http;
+    logging::init(
+        &settings.log_filter.directives(!http),
+        settings.log_format,
+        http,
+    );
     install_panic_hook();
     let system = actix_rt::System::new();
     let result = match launch {
@@ -123,6 +129,8 @@ pub fn http_server(settings: &Settings) -> Result<(Server, Vec<SocketAddr>), Lau
         source,
     };
     let server = HttpServer::new(move || app(ctx.clone()))
+        // The launcher handles signals: actix stops at once on SIGINT and SIGQUIT.
+        .disable_signals()
         .shutdown_timeout(settings.shutdown_timeout.as_secs())
         .client_request_timeout(CLIENT_REQUEST_TIMEOUT)
         .keep_alive(KEEP_ALIVE)
@@ -133,7 +141,20 @@ pub fn http_server(settings: &Settings) -> Result<(Server, Vec<SocketAddr>), Lau
 }
 
 async fn serve_http(settings: &Settings) -> Result<(), LaunchError> {
+    let mut signals = ShutdownSignals::install().map_err(LaunchError::Server)?;
     let (server, addresses) = http_server(settings)?;
+    let handle = server.handle();
+    let timeout = settings.shutdown_timeout.as_secs();
+    // A first signal starts the graceful stop; a second one ends this function at once, and the
+    // process exits with the requests still in flight cut (actix-server would only take a
+    // forced stop after the graceful one has finished).
+    let interrupted = async move {
+        let signal = signals.recv().await;
+        let _stopping = handle.stop(true);
+        log::info!("{signal} received: stopping; in-flight requests have {timeout} s to finish");
+        let second = signals.recv().await;
+        log::warn!("{second} received while stopping: cutting in-flight requests now");
+    };
     let listen = addresses
         .iter()
         .map(SocketAddr::to_string)
@@ -144,7 +165,10 @@ async fn serve_http(settings: &Settings) -> Result<(), LaunchError> {
         settings.root_path,
         env!("CARGO_PKG_VERSION")
     );
-    server.await.map_err(LaunchError::Server)?;
+    tokio::select! {
+        result = server => result.map_err(LaunchError::Server)?,
+        () = interrupted => {}
+    }
     log::info!("stopped");
     Ok(())
 }
@@ -156,9 +180,47 @@ async fn serve_lambda(settings: &Settings, runtime_api: &str) -> Result<(), Laun
         settings.root_path,
         env!("CARGO_PKG_VERSION")
     );
-    lambda::serve(ctx, runtime_api)
-        .await
-        .map_err(LaunchError::Lambda)
+    let mut signals = ShutdownSignals::install().map_err(LaunchError::Server)?;
+    tokio::select! {
+        result = lambda::serve(ctx, runtime_api) => result.map_err(LaunchError::Lambda),
+        signal = signals.recv() => {
+            log::info!("{signal} received: stopping");
+            Ok(())
+        }
+    }
+}
+
+/// The signals that stop the service, all the same way: stop taking requests, let in-flight
+/// ones finish within `SHUTDOWN_TIMEOUT_SECS`, write out the log, exit 0. SIGTERM is what
+/// Docker, Kubernetes and Lambda send; SIGINT is Ctrl-C; SIGHUP a closed terminal; SIGQUIT what
+/// some supervisors (and nginx's convention) use for a graceful stop.
+struct ShutdownSignals {
+    term: Signal,
+    int: Signal,
+    hup: Signal,
+    quit: Signal,
+}
+
+impl ShutdownSignals {
+    /// Takes over the four signals; must run inside the runtime.
+    fn install() -> std::io::Result<Self> {
+        Ok(ShutdownSignals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+            quit: signal(SignalKind::quit())?,
+        })
+    }
+
+    /// The name of the next signal received.
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+            _ = self.hup.recv() => "SIGHUP",
+            _ = self.quit.recv() => "SIGQUIT",
+        }
+    }
 }
 
 /// lambda_runtime catches a panic in the handler (lambda-web panics on a URI or header it

@@ -1,113 +1,218 @@
-//! Log output: request lines exactly as the request logger formats them, everything else with
-//! a UTC timestamp, level and target. All of it goes to stderr, which Lambda sends to
-//! CloudWatch and Docker to its log driver.
+//! Log output, to stderr (which Lambda sends to CloudWatch and Docker to its log driver), in one
+//! of two formats:
+//! - text (the default): request lines exactly as the request logger formats them, everything
+//!   else as `timestamp LEVEL target: message`;
+//! - JSON (`LOG_FORMAT=json`, or `AWS_LAMBDA_LOG_FORMAT=JSON` set by Lambda): one object per
+//!   line with `timestamp`, `level`, `message`, `target` and the record's key-value fields, as
+//!   Lambda's JSON log format expects.
 //!
-//! In HTTP mode lines are buffered: a write system call per request line costs throughput under
-//! load. The buffer is written out when it holds 64 KiB, every 100 ms, and at shutdown, so a
-//! line is at most 100 ms late and only a SIGKILL can lose lines. In Lambda mode every line is
-//! written through at once: Lambda may freeze the sandbox as soon as the response is returned,
-//! and a frozen process must not sit on unwritten logs.
+//! In HTTP mode a request never waits for the log: lines go through a bounded queue to a writer
+//! thread that writes them in batches. When stderr stalls (a log reader that does not read) and
+//! the queue is full, new lines are dropped and counted, and the count is reported in one line
+//! as soon as writing works again. In Lambda mode every line is written before the call that
+//! logs it returns: Lambda may freeze the sandbox as soon as the response is posted, and its log
+//! agent always reads stderr.
 
+use crate::config::LogFormat;
 use crate::middleware::REQUEST_LOG_TARGET;
 use chrono::{SecondsFormat, Utc};
-use env_logger::fmt::Formatter;
-use log::Record;
+use log::kv::{self, VisitSource, VisitValue};
+use log::{Level, Record};
+use serde_json::{Map, Value};
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-const BUFFER_LIMIT: usize = 64 * 1024;
-const FLUSH_EVERY: Duration = Duration::from_millis(100);
+/// How many lines may wait for the writer in HTTP mode before new ones are dropped: at about
+/// 100 bytes a request line, some 1.6 MB, and under a second at full load.
+pub const QUEUE_LINES: usize = 16 * 1024;
+/// The writer writes what is waiting in one call, up to this many bytes.
+const BATCH_BYTES: usize = 64 * 1024;
+/// How long [`flush`] waits for a stalled output at shutdown before giving up on it.
+pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
-static SINK: OnceLock<Sink> = OnceLock::new();
+static OUTPUT: OnceLock<Output> = OnceLock::new();
 
-/// Installs the global logger with an already validated `RUST_LOG` filter, buffered or written
-/// through. A second call is a no-op.
-pub fn init(filter: &str, buffered: bool) {
-    let sink = SINK.get_or_init(|| Sink::new(Box::new(io::stderr()), buffered));
-    let installed = env_logger::Builder::new()
+/// Installs the global logger with an already validated filter, in `format`, queued (HTTP mode)
+/// or written through (Lambda mode). A second call is a no-op.
+pub fn init(filter: &str, format: LogFormat, queued: bool) {
+    let output = OUTPUT.get_or_init(|| {
+        if queued {
+            Output::queued(Box::new(io::stderr()), format)
+        } else {
+            Output::through(Box::new(io::stderr()))
+        }
+    });
+    let _ = env_logger::Builder::new()
         .parse_filters(filter)
-        .format(format_record)
-        .target(env_logger::Target::Pipe(Box::new(sink.clone())))
-        .try_init()
-        .is_ok();
-    if installed && buffered {
-        let sink = sink.clone();
-        std::thread::spawn(move || loop {
-            std::thread::sleep(FLUSH_EVERY);
-            sink.write_out();
-        });
-    }
+        .format(move |buf, record| write_record(buf, record, format))
+        .target(env_logger::Target::Pipe(Box::new(output.clone())))
+        .try_init();
 }
 
-/// Writes out any buffered lines; call before the process exits.
+/// Writes out every queued line, waiting at most [`FLUSH_TIMEOUT`]; call before the process
+/// exits. Lines written through are out already.
 pub fn flush() {
-    if let Some(sink) = SINK.get() {
-        sink.write_out();
+    if let Some(output) = OUTPUT.get() {
+        output.flush_within(FLUSH_TIMEOUT);
     }
 }
 
-fn format_record(buf: &mut Formatter, record: &Record<'_>) -> io::Result<()> {
-    if record.target() == REQUEST_LOG_TARGET {
-        return writeln!(buf, "{}", record.args());
-    }
-    writeln!(
-        buf,
-        "{} {:<5} {}: {}",
-        Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
-        record.level(),
-        record.target(),
-        record.args()
-    )
-}
-
-/// The writer env_logger writes each formatted record to. env_logger flushes after every
-/// record, so `flush` does nothing here; [`Sink::write_out`] decides when lines leave.
-#[derive(Clone)]
-struct Sink(Arc<Mutex<SinkState>>);
-
-struct SinkState {
-    out: Box<dyn Write + Send>,
-    pending: Vec<u8>,
-    buffered: bool,
-}
-
-impl Sink {
-    fn new(out: Box<dyn Write + Send>, buffered: bool) -> Self {
-        Sink(Arc::new(Mutex::new(SinkState {
+/// One log line in `format`, newline included.
+fn write_record(out: &mut impl Write, record: &Record<'_>, format: LogFormat) -> io::Result<()> {
+    match format {
+        LogFormat::Text if record.target() == REQUEST_LOG_TARGET => {
+            writeln!(out, "{}", record.args())
+        }
+        LogFormat::Text => writeln!(
             out,
-            pending: Vec::with_capacity(if buffered { BUFFER_LIMIT } else { 0 }),
-            buffered,
-        })))
-    }
-
-    fn write_out(&self) {
-        if let Ok(mut state) = self.0.lock() {
-            state.write_out();
+            "{} {:<5} {}: {}",
+            timestamp(),
+            record.level(),
+            record.target(),
+            record.args()
+        ),
+        LogFormat::Json => {
+            let mut fields = Map::new();
+            fields.insert("timestamp".into(), timestamp().into());
+            fields.insert("level".into(), record.level().as_str().into());
+            fields.insert("message".into(), record.args().to_string().into());
+            fields.insert("target".into(), record.target().into());
+            // A field that fails to convert is left out rather than losing the line.
+            let _ = record.key_values().visit(&mut JsonFields(&mut fields));
+            serde_json::to_writer(&mut *out, &fields)?;
+            out.write_all(b"\n")
         }
     }
 }
 
-impl SinkState {
-    fn write_out(&mut self) {
-        if !self.pending.is_empty() {
-            // Nowhere to report a failed log write; drop the lines rather than the service.
-            let _ = self.out.write_all(&self.pending);
-            let _ = self.out.flush();
-            self.pending.clear();
+fn timestamp() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Collects a record's key-value fields as JSON values; `None` fields are left out.
+struct JsonFields<'a>(&'a mut Map<String, Value>);
+
+impl<'kvs> VisitSource<'kvs> for JsonFields<'_> {
+    fn visit_pair(&mut self, key: kv::Key<'kvs>, value: kv::Value<'kvs>) -> Result<(), kv::Error> {
+        let mut json = ToJson(Value::Null);
+        value.visit(&mut json)?;
+        if !json.0.is_null() {
+            self.0.insert(key.as_str().to_owned(), json.0);
         }
+        Ok(())
     }
 }
 
-impl Write for Sink {
+struct ToJson(Value);
+
+impl<'v> VisitValue<'v> for ToJson {
+    fn visit_any(&mut self, value: kv::Value) -> Result<(), kv::Error> {
+        self.0 = Value::String(value.to_string());
+        Ok(())
+    }
+    fn visit_null(&mut self) -> Result<(), kv::Error> {
+        self.0 = Value::Null;
+        Ok(())
+    }
+    fn visit_u64(&mut self, value: u64) -> Result<(), kv::Error> {
+        self.0 = value.into();
+        Ok(())
+    }
+    fn visit_i64(&mut self, value: i64) -> Result<(), kv::Error> {
+        self.0 = value.into();
+        Ok(())
+    }
+    fn visit_f64(&mut self, value: f64) -> Result<(), kv::Error> {
+        self.0 = serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number);
+        Ok(())
+    }
+    fn visit_bool(&mut self, value: bool) -> Result<(), kv::Error> {
+        self.0 = value.into();
+        Ok(())
+    }
+    fn visit_str(&mut self, value: &str) -> Result<(), kv::Error> {
+        self.0 = value.into();
+        Ok(())
+    }
+}
+
+enum Message {
+    Line(Vec<u8>),
+    /// Answered once every line queued before it is written.
+    Flush(mpsc::Sender<()>),
+}
+
+/// Where env_logger writes each formatted record. env_logger writes a record in one call.
+#[derive(Clone)]
+enum Output {
+    /// Written by the thread that logs, before its call returns.
+    Through(Arc<Mutex<Box<dyn Write + Send>>>),
+    /// Handed to the writer thread; dropped, and counted, when its queue is full.
+    Queued {
+        queue: SyncSender<Message>,
+        dropped: Arc<AtomicU64>,
+    },
+}
+
+impl Output {
+    fn through(out: Box<dyn Write + Send>) -> Self {
+        Output::Through(Arc::new(Mutex::new(out)))
+    }
+
+    fn queued(out: Box<dyn Write + Send>, format: LogFormat) -> Self {
+        Self::queued_with(out, format, QUEUE_LINES)
+    }
+
+    fn queued_with(out: Box<dyn Write + Send>, format: LogFormat, capacity: usize) -> Self {
+        let (queue, lines) = mpsc::sync_channel(capacity);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&dropped);
+        std::thread::Builder::new()
+            .name("log-writer".into())
+            .spawn(move || write_lines(&lines, out, &counter, format))
+            .expect("the log writer thread starts");
+        Output::Queued { queue, dropped }
+    }
+
+    fn flush_within(&self, timeout: Duration) {
+        let Output::Queued { queue, .. } = self else {
+            return;
+        };
+        let deadline = Instant::now() + timeout;
+        let (done, written) = mpsc::channel();
+        let mut flush = Message::Flush(done);
+        // The queue may be full while the output stalls: wait for room, up to the deadline.
+        loop {
+            match queue.try_send(flush) {
+                Ok(()) => break,
+                Err(TrySendError::Full(message)) if Instant::now() < deadline => {
+                    flush = message;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(_) => return,
+            }
+        }
+        let _ = written.recv_timeout(deadline.saturating_duration_since(Instant::now()));
+    }
+}
+
+impl Write for Output {
     fn write(&mut self, line: &[u8]) -> io::Result<usize> {
-        let mut state = self
-            .0
-            .lock()
-            .map_err(|_| io::Error::other("log sink poisoned"))?;
-        state.pending.extend_from_slice(line);
-        if !state.buffered || state.pending.len() >= BUFFER_LIMIT {
-            state.write_out();
+        match self {
+            Output::Through(out) => {
+                // Nowhere to report a failed log write; keep the service running.
+                if let Ok(mut out) = out.lock() {
+                    let _ = out.write_all(line).and_then(|()| out.flush());
+                }
+            }
+            Output::Queued { queue, dropped } => {
+                if let Err(TrySendError::Full(_)) = queue.try_send(Message::Line(line.to_vec())) {
+                    dropped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
         }
         Ok(line.len())
     }
@@ -117,17 +222,89 @@ impl Write for Sink {
     }
 }
 
+/// The writer thread: writes what is queued in batches, then reports lines that were dropped
+/// while it was blocked.
+fn write_lines(
+    lines: &Receiver<Message>,
+    mut out: Box<dyn Write + Send>,
+    dropped: &AtomicU64,
+    format: LogFormat,
+) {
+    let mut batch = Vec::with_capacity(BATCH_BYTES);
+    let mut flushes = Vec::new();
+    while let Ok(first) = lines.recv() {
+        let mut next = Some(first);
+        while let Some(message) = next {
+            match message {
+                Message::Line(line) => batch.extend_from_slice(&line),
+                Message::Flush(done) => flushes.push(done),
+            }
+            next = (batch.len() < BATCH_BYTES)
+                .then(|| lines.try_recv().ok())
+                .flatten();
+        }
+        let _ = out.write_all(&batch).and_then(|()| out.flush());
+        batch.clear();
+        let lost = dropped.swap(0, Ordering::Relaxed);
+        if lost > 0 {
+            let _ = write_dropped_report(&mut out, lost, format);
+        }
+        for done in flushes.drain(..) {
+            let _ = done.send(());
+        }
+    }
+}
+
+fn write_dropped_report(out: &mut impl Write, lost: u64, format: LogFormat) -> io::Result<()> {
+    let message = format!(
+        "{lost} log lines were dropped: the log output was not being read and the queue of {QUEUE_LINES} lines was full"
+    );
+    let fields: &[(&str, kv::Value)] = &[("dropped_lines", kv::Value::from(lost))];
+    write_record(
+        out,
+        &Record::builder()
+            .level(Level::Warn)
+            .target(module_path!())
+            .args(format_args!("{message}"))
+            .key_values(&fields)
+            .build(),
+        format,
+    )?;
+    out.flush()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Condvar;
 
-    /// An output the test can read back.
+    /// An output the test can read back, and hold shut to play a stalled reader.
     #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
+    struct Captured {
+        bytes: Arc<Mutex<Vec<u8>>>,
+        gate: Arc<(Mutex<bool>, Condvar)>,
+    }
+
+    impl Captured {
+        fn text(&self) -> String {
+            String::from_utf8(self.bytes.lock().unwrap().clone()).unwrap()
+        }
+        fn stall(&self) {
+            *self.gate.0.lock().unwrap() = true;
+        }
+        fn resume(&self) {
+            *self.gate.0.lock().unwrap() = false;
+            self.gate.1.notify_all();
+        }
+    }
 
     impl Write for Captured {
         fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
+            let (stalled, wake) = &*self.gate;
+            let _open = wake
+                .wait_while(stalled.lock().unwrap(), |stalled| *stalled)
+                .unwrap();
+            self.bytes.lock().unwrap().extend_from_slice(buf);
             Ok(buf.len())
         }
         fn flush(&mut self) -> io::Result<()> {
@@ -135,41 +312,123 @@ mod tests {
         }
     }
 
-    fn sink(buffered: bool) -> (Sink, Captured) {
-        let captured = Captured::default();
-        (Sink::new(Box::new(captured.clone()), buffered), captured)
-    }
-
-    fn text(captured: &Captured) -> String {
-        String::from_utf8(captured.0.lock().unwrap().clone()).unwrap()
+    fn record_line(format: LogFormat, target: &str, message: &str) -> String {
+        let mut out = Vec::new();
+        write_record(
+            &mut out,
+            &Record::builder()
+                .level(Level::Info)
+                .target(target)
+                .args(format_args!("{message}"))
+                .build(),
+            format,
+        )
+        .unwrap();
+        String::from_utf8(out).unwrap()
     }
 
     #[test]
     fn written_through_lines_are_out_before_write_returns() {
-        let (mut sink, out) = sink(false);
-        sink.write_all("[REQ] 200 | GET     | / | 1.0µs\n".as_bytes())
-            .unwrap();
-        assert_eq!(text(&out), "[REQ] 200 | GET     | / | 1.0µs\n");
+        let captured = Captured::default();
+        let mut output = Output::through(Box::new(captured.clone()));
+        output.write_all(b"[REQ] 200\n").unwrap();
+        assert_eq!(captured.text(), "[REQ] 200\n");
     }
 
     #[test]
-    fn buffered_lines_wait_for_write_out_and_survive_flush_calls() {
-        let (mut sink, out) = sink(true);
-        sink.write_all(b"one\n").unwrap();
-        sink.flush().unwrap();
-        sink.write_all(b"two\n").unwrap();
-        assert_eq!(text(&out), "");
-        sink.write_out();
-        assert_eq!(text(&out), "one\ntwo\n");
-    }
-
-    #[test]
-    fn a_full_buffer_is_written_out_without_waiting() {
-        let (mut sink, out) = sink(true);
-        let line = vec![b'x'; 1024];
-        for _ in 0..BUFFER_LIMIT / 1024 {
-            sink.write_all(&line).unwrap();
+    fn queued_lines_are_all_out_after_flush() {
+        let captured = Captured::default();
+        let mut output = Output::queued(Box::new(captured.clone()), LogFormat::Text);
+        for i in 0..1000 {
+            output.write_all(format!("line {i}\n").as_bytes()).unwrap();
         }
-        assert_eq!(text(&out).len(), BUFFER_LIMIT);
+        output.flush_within(Duration::from_secs(5));
+        assert_eq!(captured.text().lines().count(), 1000);
+    }
+
+    #[test]
+    fn a_stalled_output_drops_lines_without_blocking_and_reports_the_count_once_it_moves() {
+        let captured = Captured::default();
+        captured.stall();
+        let mut output = Output::queued_with(Box::new(captured.clone()), LogFormat::Text, 10);
+        let started = Instant::now();
+        for i in 0..100 {
+            output.write_all(format!("line {i}\n").as_bytes()).unwrap();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "logging blocked"
+        );
+        captured.resume();
+        output.flush_within(Duration::from_secs(5));
+        let text = captured.text();
+        let report = text
+            .lines()
+            .find(|l| l.contains("log lines were dropped"))
+            .unwrap_or_else(|| panic!("no report in {text}"));
+        let lost: usize = report.split_whitespace().nth(3).unwrap().parse().unwrap();
+        let written = text.lines().filter(|l| l.starts_with("line ")).count();
+        assert_eq!(written + lost, 100, "{text}");
+        assert!(lost > 0);
+    }
+
+    #[test]
+    fn text_request_lines_are_written_as_they_are_and_others_get_timestamp_level_and_target() {
+        assert_eq!(
+            record_line(LogFormat::Text, REQUEST_LOG_TARGET, "[REQ] 200 | GET"),
+            "[REQ] 200 | GET\n"
+        );
+        let other = record_line(LogFormat::Text, "rust_hybrid_api::launcher", "starting");
+        assert!(
+            other.ends_with(" INFO  rust_hybrid_api::launcher: starting\n"),
+            "{other}"
+        );
+    }
+
+    #[test]
+    fn json_lines_have_the_fields_lambda_expects_and_cannot_be_split_or_forged() {
+        let forged = "/a\n{\"level\":\"ERROR\"}\",\"level\":\"FATAL";
+        let line = record_line(LogFormat::Json, "request", forged);
+        assert_eq!(line.lines().count(), 1, "{line}");
+        let value: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(value["level"], "INFO");
+        assert_eq!(value["message"], forged);
+        assert_eq!(value["target"], "request");
+        let timestamp = value["timestamp"].as_str().unwrap();
+        assert!(
+            timestamp.ends_with('Z') && timestamp.len() == 24,
+            "{timestamp}"
+        );
+        chrono::DateTime::parse_from_rfc3339(timestamp).unwrap();
+    }
+
+    #[test]
+    fn key_values_become_json_fields_and_missing_ones_are_left_out() {
+        let mut out = Vec::new();
+        let none: Option<&str> = None;
+        let fields: &[(&str, kv::Value)] = &[
+            ("status", kv::Value::from(404u16)),
+            ("duration_ms", kv::Value::from(0.25f64)),
+            ("cold_start", kv::Value::from(true)),
+            ("path", kv::Value::from("/x")),
+            ("xrayTraceId", kv::ToValue::to_value(&none)),
+        ];
+        write_record(
+            &mut out,
+            &Record::builder()
+                .level(Level::Info)
+                .target("request")
+                .args(format_args!("m"))
+                .key_values(&fields)
+                .build(),
+            LogFormat::Json,
+        )
+        .unwrap();
+        let value: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(value["status"], 404);
+        assert_eq!(value["duration_ms"], 0.25);
+        assert_eq!(value["cold_start"], true);
+        assert_eq!(value["path"], "/x");
+        assert!(value.get("xrayTraceId").is_none(), "{value}");
     }
 }

@@ -11,15 +11,14 @@
 
 use super::source::Source;
 use crate::error::ApiError;
+pub use crate::middleware::LAMBDA_CONTEXT_HEADER;
 use crate::middleware::MAX_URI_BYTES;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS};
 use serde_json::{json, Map, Value};
 
-/// The headers through which the app sees the invocation, as aws-lambda-web-adapter passes
-/// them. Whatever a client sent under these names is replaced.
+/// The event's `requestContext`, as JSON, for the app, as aws-lambda-web-adapter passes it.
+/// Whatever a client sent under this name, or [`LAMBDA_CONTEXT_HEADER`], is replaced.
 pub const REQUEST_CONTEXT_HEADER: &str = "x-amzn-request-context";
-/// See [`REQUEST_CONTEXT_HEADER`]: the request id, deadline, function ARN and X-Ray trace id.
-pub const LAMBDA_CONTEXT_HEADER: &str = "x-amzn-lambda-context";
 
 /// The sources this function answers, for the message of an invocation error.
 const SUPPORTED: &str = "this function answers HTTP events only: API Gateway REST APIs, \

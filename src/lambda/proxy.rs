@@ -15,7 +15,7 @@
 use super::event::{self, Decision, Invocation};
 use super::response::{self, Answer};
 use super::source::Source;
-use crate::middleware::{RequestId, RequestLine, REQUEST_LOG_TARGET};
+use crate::middleware::{log_line, RequestId, RequestLine};
 use hyper::client::HttpConnector;
 use hyper::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::service::{make_service_fn, service_fn};
@@ -269,23 +269,25 @@ impl Relay {
                     request_id,
                 } => {
                     let started = Instant::now();
-                    let id = RequestId::from_incoming(
+                    let id = RequestId::from_incoming_or(
                         request_id
                             .and_then(|id| HeaderValue::from_str(&id).ok())
                             .as_ref(),
+                        Some(&invocation.request_id),
                     );
                     let answer = Answer::from_error(&error, id.as_str());
-                    log::info!(
-                        target: REQUEST_LOG_TARGET,
-                        "{}",
-                        RequestLine {
-                            status: answer.status,
-                            method: &method,
-                            path: &path,
-                            elapsed: started.elapsed(),
-                            request_id: id.as_str(),
-                        }
-                    );
+                    let line = RequestLine {
+                        status: answer.status,
+                        method: &method,
+                        path: &path,
+                        elapsed: started.elapsed(),
+                        request_id: id.as_str(),
+                    };
+                    let lambda = crate::middleware::Invocation {
+                        request_id: invocation.request_id.clone(),
+                        xray_trace_id: invocation.trace_id.clone(),
+                    };
+                    log_line(&line, Some(&lambda));
                     let envelope = answer.envelope(source);
                     self.post_response(&invocation.request_id, envelope.into())
                         .await;

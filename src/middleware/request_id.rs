@@ -23,9 +23,19 @@ pub struct RequestId(HeaderValue);
 impl RequestId {
     /// The incoming id when it is sane, a new one otherwise.
     pub fn from_incoming(incoming: Option<&HeaderValue>) -> Self {
+        Self::from_incoming_or(incoming, None)
+    }
+
+    /// The incoming id when it is sane, else `fallback` (in Lambda mode the Lambda request id,
+    /// so the response, the request line and CloudWatch's `REPORT` line share it) when that is
+    /// sane, else a new one.
+    pub fn from_incoming_or(incoming: Option<&HeaderValue>, fallback: Option<&str>) -> Self {
         match incoming {
             Some(value) if is_sane(value.as_bytes()) => RequestId(value.clone()),
-            _ => RequestId::generate(),
+            _ => fallback
+                .filter(|id| is_sane(id.as_bytes()))
+                .and_then(|id| HeaderValue::from_str(id).ok())
+                .map_or_else(RequestId::generate, RequestId),
         }
     }
 
@@ -111,6 +121,31 @@ mod tests {
             assert_eq!(replaced.as_str().len(), 32, "{replaced}");
         }
         assert_eq!(RequestId::from_incoming(None).as_str().len(), 32);
+    }
+
+    #[test]
+    fn without_a_sane_incoming_id_a_sane_fallback_is_used() {
+        let lambda = "8476a536-e9f4-11e8-9739-2dfe598c3fcd";
+        assert_eq!(
+            RequestId::from_incoming_or(None, Some(lambda)).as_str(),
+            lambda
+        );
+        let bad = HeaderValue::from_static("with space");
+        assert_eq!(
+            RequestId::from_incoming_or(Some(&bad), Some(lambda)).as_str(),
+            lambda
+        );
+        let good = HeaderValue::from_static("client-1");
+        assert_eq!(
+            RequestId::from_incoming_or(Some(&good), Some(lambda)).as_str(),
+            "client-1"
+        );
+        assert_eq!(
+            RequestId::from_incoming_or(None, Some("a b"))
+                .as_str()
+                .len(),
+            32
+        );
     }
 
     #[test]

@@ -10,12 +10,19 @@
 //! string in a path.
 
 use super::request_id::{RequestId, X_REQUEST_ID};
+use crate::app::{AppContext, Mode};
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage};
+use actix_web::{web, Error, HttpMessage};
 use std::fmt::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+/// The header through which Lambda mode's Runtime API proxy tells the app about the invocation
+/// (`{"request_id", "deadline", "invoked_function_arn", "xray_trace_id"}`, as
+/// aws-lambda-web-adapter passes it). The proxy always replaces what a client sent.
+pub const LAMBDA_CONTEXT_HEADER: &str = "x-amzn-lambda-context";
 
 /// The log target of request lines; `RUST_LOG=info,request=off` silences them.
 pub const REQUEST_LOG_TARGET: &str = "request";
@@ -33,7 +40,15 @@ pub async fn log_request(
     // NormalizePath rewrites it further in.
     let method = req.method().clone();
     let uri = req.uri().clone();
-    let id = RequestId::from_incoming(req.headers().get(X_REQUEST_ID));
+    let lambda = req
+        .app_data::<web::Data<AppContext>>()
+        .filter(|ctx| ctx.mode == Mode::Lambda)
+        .and_then(|_| req.headers().get(LAMBDA_CONTEXT_HEADER))
+        .and_then(|value| serde_json::from_slice::<Invocation>(value.as_bytes()).ok());
+    let id = RequestId::from_incoming_or(
+        req.headers().get(X_REQUEST_ID),
+        lambda.as_ref().map(|l| l.request_id.as_str()),
+    );
     req.extensions_mut().insert(id.clone());
     let mut result = next.call(req).await;
     let status = match &mut result {
@@ -46,18 +61,54 @@ pub async fn log_request(
         // renders them later, without the id header, so the log line is the only record.
         Err(err) => err.as_response_error().status_code(),
     };
-    log::info!(
-        target: REQUEST_LOG_TARGET,
-        "{}",
-        RequestLine {
-            status: status.as_u16(),
-            method: method.as_str(),
-            path: uri.path(),
-            elapsed: started.elapsed(),
-            request_id: id.as_str(),
-        }
-    );
+    let line = RequestLine {
+        status: status.as_u16(),
+        method: method.as_str(),
+        path: uri.path(),
+        elapsed: started.elapsed(),
+        request_id: id.as_str(),
+    };
+    log_line(&line, lambda.as_ref());
     result.map(ServiceResponse::map_into_boxed_body)
+}
+
+/// What a request line says of the Lambda invocation, from `x-amzn-lambda-context`, which the
+/// Runtime API proxy sets and a client cannot (the proxy replaces it).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct Invocation {
+    /// The Lambda request id, which CloudWatch's `START` and `REPORT` lines carry.
+    pub request_id: String,
+    /// The X-Ray trace id, when there is one.
+    #[serde(default)]
+    pub xray_trace_id: Option<String>,
+}
+
+/// Whether the process has logged a Lambda request yet: the first one is its cold start.
+static SERVED_ONE: AtomicBool = AtomicBool::new(false);
+
+/// Logs `line` at INFO under [`REQUEST_LOG_TARGET`]. The text format writes the line as it is;
+/// the JSON format writes its fields, and in Lambda mode the invocation's.
+pub fn log_line(line: &RequestLine<'_>, lambda: Option<&Invocation>) {
+    let duration_ms = line.elapsed.as_secs_f64() * 1000.0;
+    let (status, method, path, request_id) = (line.status, line.method, line.path, line.request_id);
+    match lambda {
+        None => log::info!(
+            target: REQUEST_LOG_TARGET,
+            status, method, path, duration_ms, request_id;
+            "{line}"
+        ),
+        Some(invocation) => {
+            let cold_start = !SERVED_ONE.swap(true, Ordering::Relaxed);
+            log::info!(
+                target: REQUEST_LOG_TARGET,
+                status, method, path, duration_ms, request_id,
+                requestId = invocation.request_id.as_str(),
+                xrayTraceId = invocation.xray_trace_id.as_deref(),
+                cold_start;
+                "{line}"
+            )
+        }
+    }
 }
 
 /// A request line in the original service's format (status 3 wide, method left-aligned in 7),

@@ -200,32 +200,153 @@ fn half_sent_echoes(service: &mut Service, addr: SocketAddr, count: usize) -> Ve
 }
 
 #[test]
-fn sigterm_lets_20_in_flight_requests_finish_refuses_new_connections_and_exits_0() {
-    let (mut service, addr) = Service::http(&[("SHUTDOWN_TIMEOUT_SECS", "10")]);
-    let mut in_flight = half_sent_echoes(&mut service, addr, 20);
+fn each_stop_signal_lets_20_in_flight_requests_finish_logs_them_all_and_exits_0() {
+    for signal in ["TERM", "INT", "HUP", "QUIT"] {
+        let (mut service, addr) = Service::http(&[("SHUTDOWN_TIMEOUT_SECS", "10")]);
+        let mut in_flight = half_sent_echoes(&mut service, addr, 20);
 
-    service.signal("TERM");
-    let signalled = Instant::now();
-    service.wait_for_line(|l| l.contains("SIGTERM received"));
-    let refused = TcpStream::connect_timeout(&addr, Duration::from_secs(2));
-    assert!(
-        refused.is_err(),
-        "a new connection was accepted during shutdown"
-    );
-    for (i, stream) in in_flight.iter_mut().enumerate() {
-        let body = format!("{{\"n\":{i}}}");
-        stream.write_all(&body.as_bytes()[4..]).unwrap();
-        let response = read_response(stream);
-        assert_eq!(response.status, 200, "request {i}");
-        assert_eq!(response.body, body.as_bytes(), "request {i}");
+        service.signal(signal);
+        let signalled = Instant::now();
+        service.wait_for_line(|l| l.contains(&format!("SIG{signal} received")));
+        // The accept loop closes the listener moments after the line is written.
+        let refused = (0..50).any(|_| {
+            std::thread::sleep(Duration::from_millis(20));
+            TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err()
+        });
+        assert!(
+            refused,
+            "SIG{signal}: new connections were still accepted 1 s into shutdown"
+        );
+        for (i, stream) in in_flight.iter_mut().enumerate() {
+            let body = format!("{{\"n\":{i}}}");
+            stream.write_all(&body.as_bytes()[4..]).unwrap();
+            let response = read_response(stream);
+            assert_eq!(response.status, 200, "SIG{signal}: request {i}");
+            assert_eq!(response.body, body.as_bytes(), "SIG{signal}: request {i}");
+        }
+
+        assert_eq!(service.wait_for_exit().code(), Some(0), "SIG{signal}");
+        assert!(
+            signalled.elapsed() < Duration::from_secs(10),
+            "SIG{signal}: {:?}",
+            signalled.elapsed()
+        );
+        let log = service.stderr_so_far();
+        let echoes = log
+            .lines()
+            .filter(|l| l.starts_with("[REQ] 200 | POST    | /echo"))
+            .count();
+        assert_eq!(echoes, 20, "SIG{signal}: {log}");
+        assert!(log.contains("stopped"), "SIG{signal}: {log}");
     }
+}
 
+#[test]
+fn a_second_signal_during_the_drain_cuts_it_short_and_still_exits_0() {
+    let (mut service, addr) = Service::http(&[("SHUTDOWN_TIMEOUT_SECS", "60")]);
+    let _stalled = half_sent_echoes(&mut service, addr, 3);
+    service.signal("TERM");
+    service.wait_for_line(|l| l.contains("SIGTERM received"));
+    let second = Instant::now();
+    service.signal("INT");
     assert_eq!(service.wait_for_exit().code(), Some(0));
     assert!(
-        signalled.elapsed() < Duration::from_secs(10),
+        second.elapsed() < Duration::from_secs(5),
         "{:?}",
-        signalled.elapsed()
+        second.elapsed()
     );
+    assert!(service
+        .stderr_so_far()
+        .contains("SIGINT received while stopping"));
+}
+
+#[test]
+fn a_stalled_log_reader_never_stops_the_server_and_the_dropped_lines_are_reported() {
+    use std::io::{BufRead, BufReader};
+    let mut child = crate::support::process::command(&[("HOST", "127.0.0.1"), ("PORT", "0")])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let addr: SocketAddr = loop {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "no startup line");
+        if let Some(addr) = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("listen="))
+        {
+            break addr.parse().unwrap();
+        }
+    };
+
+    // From here on nobody reads stderr for 5 s, while pipelined requests fill it.
+    let stall = Duration::from_secs(5);
+    let until = Instant::now() + stall;
+    let load = std::thread::spawn(move || {
+        let batch: String = (0..500)
+            .map(|i| {
+                let close = if i == 499 {
+                    "Connection: close\r\n"
+                } else {
+                    ""
+                };
+                format!("GET /health HTTP/1.1\r\nHost: x\r\n{close}\r\n")
+            })
+            .collect();
+        let mut served = 0;
+        while Instant::now() < until {
+            let raw = http::exchange(addr, batch.as_bytes());
+            served += String::from_utf8_lossy(&raw)
+                .matches("HTTP/1.1 200")
+                .count();
+        }
+        served
+    });
+    let mut probes = 0;
+    while Instant::now() < until {
+        let asked = Instant::now();
+        let response = http::get(addr, "/health");
+        assert_eq!(response.status, 200);
+        assert!(
+            asked.elapsed() < Duration::from_secs(1),
+            "/health took {:?}",
+            asked.elapsed()
+        );
+        probes += 1;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let served = load.join().unwrap();
+    assert!(
+        probes >= 30 && served > 20_000,
+        "probes {probes}, served {served}"
+    );
+
+    // Reading again: the writer catches up and reports what it dropped.
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let report = loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a dropped-lines report");
+        if line.contains("log lines were dropped") {
+            break line;
+        }
+    };
+    let dropped: usize = report
+        .split_whitespace()
+        .find_map(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {report:?}"));
+    assert!(dropped > 0 && dropped < served + probes, "{report}");
+    assert!(report.contains(" WARN "), "{report}");
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 #[test]

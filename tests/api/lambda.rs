@@ -29,7 +29,6 @@ pub(crate) fn lambda_service(runtime: &FakeRuntime, vars: &[(&str, &str)]) -> Se
         ("AWS_LAMBDA_FUNCTION_NAME", "rust-hybrid-api"),
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
-        ("RUST_LOG", "info"),
     ];
     all.extend_from_slice(vars);
     Service::start(&all)
@@ -526,4 +525,72 @@ fn a_runtime_api_that_closes_every_connection_is_reconnected() {
     for _ in 0..5 {
         assert_eq!(decoded(runtime.next_outcome()).status, 200);
     }
+}
+
+#[test]
+fn the_request_line_and_x_request_id_carry_the_lambda_request_id() {
+    let (runtime, mut service) = function(
+        vec![
+            http_api_event("GET", "/health", &[], None),
+            http_api_event("GET", "/health", &[("x-request-id", "client-7")], None),
+        ],
+        "/",
+    );
+    assert_eq!(
+        decoded(runtime.next_outcome()).header("x-request-id"),
+        Some("req-1")
+    );
+    assert_eq!(
+        decoded(runtime.next_outcome()).header("x-request-id"),
+        Some("client-7")
+    );
+    service.wait_for_line(|l| {
+        l.starts_with("[REQ] 200 | GET     | /health | ") && l.ends_with(" | req-1")
+    });
+    service.wait_for_line(|l| l.ends_with(" | client-7"));
+    // lambda_runtime's own line per invocation says nothing more; it is off by default.
+    assert!(
+        !service.stderr_so_far().contains("lambda_runtime"),
+        "{}",
+        service.stderr_so_far()
+    );
+}
+
+#[test]
+fn json_logs_in_lambda_mode_carry_lambdas_fields_and_cold_start_once() {
+    let runtime = FakeRuntime::start([
+        http_api_event("GET", "/health", &[], None),
+        http_api_event("GET", "/nope\n{\"forged\":true}", &[], None),
+    ]);
+    let mut service = lambda_service(&runtime, &[("AWS_LAMBDA_LOG_FORMAT", "JSON")]);
+    runtime.next_outcome();
+    runtime.next_outcome();
+    service.wait_for_line(|l| l.contains("\"requestId\":\"req-2\""));
+    let lines: Vec<Value> = service
+        .stderr_so_far()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    for line in &lines {
+        for field in ["timestamp", "level", "message", "target"] {
+            assert!(line[field].is_string(), "{field} in {line}");
+        }
+    }
+    let requests: Vec<&Value> = lines.iter().filter(|l| l["target"] == "request").collect();
+    assert_eq!(requests.len(), 2, "{lines:?}");
+    assert_eq!(requests[0]["status"], 200);
+    assert_eq!(requests[0]["method"], "GET");
+    assert_eq!(requests[0]["path"], "/health");
+    assert!(requests[0]["duration_ms"].as_f64().unwrap() > 0.0);
+    assert_eq!(requests[0]["request_id"], "req-1");
+    assert_eq!(requests[0]["requestId"], "req-1");
+    assert_eq!(
+        requests[0]["xrayTraceId"],
+        "Root=1-6744f0d4-0123456789abcdef01234567"
+    );
+    assert_eq!(requests[0]["cold_start"], true);
+    assert_eq!(requests[1]["cold_start"], false);
+    assert_eq!(requests[1]["status"], 404);
+    // lambda-web percent-encodes the path it is given, `:` included.
+    assert_eq!(requests[1]["path"], "/nope%0A%7B%22forged%22%3Atrue%7D");
 }

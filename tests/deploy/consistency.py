@@ -109,6 +109,21 @@ for name, text in dockerfiles.items():
     for line in re.findall(r"^ENV (.*?)(?<!\\)$", text, re.M | re.S):
         for var in re.findall(r"([A-Z_][A-Z0-9_]*)=", line):
             set_vars.setdefault(var, set()).add(name)
+# compose's stop grace period must outlast the drain it configures, or Docker kills it mid-way.
+def seconds(text):
+    text = str(text)
+    return float(text[:-1]) * {"s": 1, "m": 60}[text[-1]] if text[-1:] in "sm" else float(text)
+
+
+api = compose["app-api"]
+drain = default_of(str(api["environment"].get("SHUTDOWN_TIMEOUT_SECS", "${SHUTDOWN_TIMEOUT_SECS:-10}")))
+grace = api.get("stop_grace_period", "10s")
+check(
+    "compose app-api's stop_grace_period outlasts SHUTDOWN_TIMEOUT_SECS",
+    drain is not None and seconds(grace) > float(drain),
+    f"stop_grace_period {grace}, SHUTDOWN_TIMEOUT_SECS {drain}",
+)
+
 for service, spec in compose.items():
     for var in spec.get("environment", {}):
         set_vars.setdefault(var, set()).add(f"compose {service}")

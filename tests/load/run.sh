@@ -70,7 +70,7 @@ else
   record FAIL "Lambda $soak"
 fi
 
-if cargo test --quiet --release --locked --test api -- sigterm_lets requests_still_unfinished >"$out/shutdown.log" 2>&1; then
+if cargo test --quiet --release --locked --test api -- each_stop_signal second_signal requests_still_unfinished >"$out/shutdown.log" 2>&1; then
   record OK "shutdown: $(grep -E '^test result' "$out/shutdown.log" | head -1)"
 else
   record FAIL "shutdown:"; cat "$out/shutdown.log" >&2
