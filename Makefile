@@ -114,7 +114,7 @@ lint-deploy: tools-lint ## Lint Dockerfiles, workflows, compose.yml, template.ya
 	check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	check-jsonschema --builtin-schema vendor.compose-spec compose.yml
 	cfn-lint template.yaml
-	shellcheck .ci/run tests/*.sh tests/*/*.sh bench/*.sh
+	shellcheck -x .ci/run scripts/lib.sh tests/*.sh tests/*/*.sh bench/*.sh
 	python3 tests/deploy/consistency.py
 
 build: ## Release build of the binary

@@ -27,29 +27,18 @@ cargo build --quiet --release --locked --manifest-path bench/lambda-http-peer/Ca
 ours=target/release/rust-hybrid-api
 floor=target/release/examples/floor_actix
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-rss_kb() { awk "/^$2:/ { print \$2 }" "/proc/$1/status"; }
-
-server_pid=''
-stop_server() {
-  if [ -n "$server_pid" ]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-    server_pid=''
-  fi
-}
-trap stop_server EXIT
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 
 # bench_http NAME BINARY RUST_LOG LOGFILE [LOG_FORMAT]: one table row per route.
 bench_http() {
   local name=$1 binary=$2 log=$3 logfile=$4 format=${5:-text} port
   port=$(free_port)
-  HOST=127.0.0.1 PORT=$port RUST_LOG=$log LOG_FORMAT=$format taskset -c 0 "$binary" 2>"$logfile" &
-  server_pid=$!
-  for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/health" && break; sleep 0.05; done
-  local idle; idle=$(rss_kb "$server_pid" VmRSS)
+  start_server "$logfile" env HOST=127.0.0.1 PORT="$port" RUST_LOG="$log" LOG_FORMAT="$format" taskset -c 0 "$binary"
+  wait_for_url "http://127.0.0.1:$port/health"
+  local idle; idle=$(rss_kib "$server_pid" VmRSS)
   for route in health echo; do
     local script=() url="http://127.0.0.1:$port/$route"
     [ "$route" = echo ] && script=(-s bench/echo.lua)
@@ -65,7 +54,7 @@ bench_http() {
     local rps; rps=$(awk '/Requests\/sec/ { print $2 }' <<<"$report")
     local percentiles=()
     for p in 50% 75% 90% 99%; do percentiles+=("$(to_ms "$(awk -v p="$p" '$1 == p { print $2 }' <<<"$report")")"); done
-    printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$route" "$rps" "$(rss_kb "$server_pid" VmHWM)" \
+    printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$route" "$rps" "$(rss_kib "$server_pid" VmHWM)" \
       "$(IFS=,; echo "${percentiles[*]}")" >>"$out/http.tsv"
     # shellcheck disable=SC2016 # the backticks are markdown
     printf '| %s | `%s /%s` | %.0f | %s | %s | %.2f | %.1f | %.1f |\n' \
@@ -75,7 +64,7 @@ bench_http() {
       "$(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$report")")" \
       "$(awk -v t=$((after - before)) -v n="$requests" -v hz="$(getconf CLK_TCK)" 'BEGIN { print t / hz * 1e6 / n }')" \
       "$(awk -v k="$idle" 'BEGIN { print k / 1024 }')" \
-      "$(awk -v k="$(rss_kb "$server_pid" VmHWM)" 'BEGIN { print k / 1024 }')"
+      "$(awk -v k="$(rss_kib "$server_pid" VmHWM)" 'BEGIN { print k / 1024 }')"
   done
   stop_server
 }

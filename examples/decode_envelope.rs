@@ -1,13 +1,10 @@
 //! Reads a Lambda invocation result on stdin and prints it as the API Gateway client would see
-//! it: status, headers, then the decoded body (base64, then Brotli if `content-encoding: br`).
-//! An invocation error (`errorType`/`errorMessage`) is printed as such and exits 1.
+//! it: status, headers, then the body (base64-decoded when the envelope says so). An invocation
+//! error (`errorType`/`errorMessage`) is printed as such and exits 1.
 //!
-//! Used by `make lambda-invoke`: `curl … | cargo run -q --example decode_envelope`.
+//! Used by `make lambda-invoke`: `curl … | target/debug/examples/decode_envelope`.
 
-#[path = "../tests/api/support/envelope.rs"]
-#[allow(dead_code)]
-mod envelope;
-
+use rust_hybrid_api::lambda::response::Answer;
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
@@ -29,15 +26,18 @@ fn main() -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
-    match envelope::Decoded::from_envelope(&result) {
-        Ok(decoded) => {
+    match Answer::from_envelope(&result) {
+        Ok(answer) => {
             let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "status: {}", decoded.status);
-            for (name, value) in &decoded.headers {
+            let _ = writeln!(out, "status: {}", answer.status);
+            for (name, value) in &answer.headers {
                 let _ = writeln!(out, "{name}: {value}");
             }
+            for cookie in &answer.cookies {
+                let _ = writeln!(out, "set-cookie: {cookie}");
+            }
             let _ = writeln!(out);
-            let _ = out.write_all(&decoded.body);
+            let _ = out.write_all(&answer.body);
             let _ = writeln!(out);
             ExitCode::SUCCESS
         }

@@ -1,4 +1,6 @@
-//! Settings read from the environment once at start-up, validated before anything runs.
+//! Settings read from the environment once at start-up, validated before anything runs,
+//! including the mode: Lambda when `AWS_LAMBDA_RUNTIME_API` (what lambda-web checks) or
+//! `AWS_LAMBDA_FUNCTION_NAME` (what the original Go service checked) is set, HTTP otherwise.
 //!
 //! Every variable name is a `const` here; [`Settings::from_lookup`] takes the lookup as a
 //! parameter so tests never touch the process environment.
@@ -27,9 +29,18 @@ pub const LOG_FORMAT: &str = "LOG_FORMAT";
 pub const AWS_LAMBDA_LOG_FORMAT: &str = "AWS_LAMBDA_LOG_FORMAT";
 /// Log level Lambda sets with the JSON format: `TRACE` … `FATAL`; used when `RUST_LOG` is unset.
 pub const AWS_LAMBDA_LOG_LEVEL: &str = "AWS_LAMBDA_LOG_LEVEL";
+/// Host and port of the Lambda Runtime API; set by Lambda.
+pub const AWS_LAMBDA_RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
+/// The function's name; set by Lambda.
+pub const AWS_LAMBDA_FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
+/// The function's memory in MB; set by Lambda, required by lambda_runtime.
+pub const AWS_LAMBDA_FUNCTION_MEMORY_SIZE: &str = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE";
+/// The function's version; set by Lambda, required by lambda_runtime.
+pub const AWS_LAMBDA_FUNCTION_VERSION: &str = "AWS_LAMBDA_FUNCTION_VERSION";
 
-/// Lambda's synchronous invocation payload limit; local runs fail the same way production does.
-pub const DEFAULT_MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
+const SET_BY_LAMBDA: &str =
+    "Lambda sets it; when emulating Lambda, set it too (or unset AWS_LAMBDA_* for HTTP mode)";
+
 const DEFAULT_PORT: u16 = 8080;
 const DEFAULT_HOST: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
 const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 10;
@@ -37,6 +48,10 @@ const DEFAULT_BODY_TIMEOUT_SECS: u64 = 30;
 const LOG_LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
 
 /// The validated configuration.
+///
+/// The Lambda variables (`AWS_LAMBDA_RUNTIME_API`, `AWS_LAMBDA_FUNCTION_NAME`,
+/// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, `AWS_LAMBDA_FUNCTION_VERSION`) decide [`Settings::mode`];
+/// lambda_runtime 0.7 panics when one is missing, so an incomplete set is an error here.
 ///
 /// | variable                | meaning                              | default   |
 /// |-------------------------|--------------------------------------|-----------|
@@ -55,6 +70,8 @@ const LOG_LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"]
 /// `RUST_LOG` over `AWS_LAMBDA_LOG_LEVEL`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
+    /// HTTP or Lambda, from the `AWS_LAMBDA_*` variables.
+    pub mode: Mode,
     /// `HOST`
     pub host: Host,
     /// `PORT`
@@ -71,6 +88,83 @@ pub struct Settings {
     pub log_filter: LogFilter,
     /// `LOG_FORMAT`, or `AWS_LAMBDA_LOG_FORMAT`.
     pub log_format: LogFormat,
+}
+
+/// How the process receives requests, decided once from the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Serve HTTP on `HOST:PORT`.
+    Http,
+    /// Poll the Lambda Runtime API.
+    Lambda {
+        /// Where the Runtime API listens: `host:port`, or `http://host:port/base` as emulators
+        /// set it.
+        runtime_api: String,
+    },
+}
+
+impl Mode {
+    /// The name the index reports: `http` or `lambda`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Mode::Http => "http",
+            Mode::Lambda { .. } => "lambda",
+        }
+    }
+
+    /// Whether this is Lambda mode.
+    pub fn is_lambda(&self) -> bool {
+        matches!(self, Mode::Lambda { .. })
+    }
+
+    /// Decides the mode through `get`, and checks that a Lambda environment is complete.
+    fn read(get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let runtime_api = get(AWS_LAMBDA_RUNTIME_API);
+        if runtime_api.is_none() && get(AWS_LAMBDA_FUNCTION_NAME).is_none() {
+            return Ok(Mode::Http);
+        }
+        let runtime_api = runtime_api.ok_or_else(|| {
+            ConfigError::missing(
+                AWS_LAMBDA_RUNTIME_API,
+                "AWS_LAMBDA_FUNCTION_NAME is set, so this is Lambda mode, which needs the \
+                 Runtime API address (host:port)",
+            )
+        })?;
+        check_runtime_api(&runtime_api)?;
+        for name in [AWS_LAMBDA_FUNCTION_NAME, AWS_LAMBDA_FUNCTION_VERSION] {
+            get(name).ok_or_else(|| ConfigError::missing(name, SET_BY_LAMBDA))?;
+        }
+        let memory = get(AWS_LAMBDA_FUNCTION_MEMORY_SIZE)
+            .ok_or_else(|| ConfigError::missing(AWS_LAMBDA_FUNCTION_MEMORY_SIZE, SET_BY_LAMBDA))?;
+        if memory.parse::<i32>().map_or(true, |mb| mb <= 0) {
+            return Err(ConfigError::new(
+                AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+                &memory,
+                "expected the function's memory in MB, such as 128",
+            ));
+        }
+        Ok(Mode::Lambda { runtime_api })
+    }
+}
+
+/// lambda_runtime parses the value as a URI and panics without an authority. Lambda sets
+/// `host:port`; emulators may add a scheme and base path (`cargo lambda watch` sets
+/// `http://127.0.0.1:9000/.rt/_`). Its HTTP client speaks plain `http` only.
+fn check_runtime_api(value: &str) -> Result<(), ConfigError> {
+    let valid = value.parse::<actix_web::http::Uri>().is_ok_and(|uri| {
+        uri.authority()
+            .is_some_and(|a| a.port_u16().is_some() && !a.host().is_empty())
+            && uri.scheme_str().is_none_or(|scheme| scheme == "http")
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            AWS_LAMBDA_RUNTIME_API,
+            value,
+            "expected host:port (or http://host:port/path), such as 127.0.0.1:9001",
+        ))
+    }
 }
 
 /// Which log lines are written.
@@ -111,10 +205,23 @@ impl Settings {
         Self::from_lookup(env_lookup)
     }
 
+    /// Settings from name–value pairs instead of the process environment, for tests, examples
+    /// and the fuzzer. As in a shell, a later pair wins over an earlier one with the same name.
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| {
+            pairs
+                .iter()
+                .rev()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+        })
+    }
+
     /// Reads settings through `lookup`, which returns a variable's value or `None` when unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|value| !value.is_empty());
         Ok(Settings {
+            mode: Mode::read(&get)?,
             host: get(HOST).map_or(Ok(Host::Ip(DEFAULT_HOST)), |v| Host::parse(&v))?,
             port: get(PORT).map_or(Ok(DEFAULT_PORT), |v| parse_port(&v))?,
             root_path: get(ROOT_PATH).map_or(Ok(RootPath::default()), |v| RootPath::parse(&v))?,
@@ -397,11 +504,7 @@ mod tests {
     use super::*;
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        Settings::from_lookup(|name| {
-            vars.iter()
-                .find(|(key, _)| *key == name)
-                .map(|(_, value)| (*value).to_owned())
-        })
+        Settings::from_pairs(vars)
     }
 
     fn error_for(vars: &[(&str, &str)]) -> ConfigError {
@@ -622,6 +725,91 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "AWS_LAMBDA_FUNCTION_VERSION is not set: Lambda sets it"
+        );
+    }
+
+    // The mode, from the Lambda variables.
+
+    fn launch(vars: &[(&str, &str)]) -> Result<Mode, ConfigError> {
+        settings(vars).map(|s| s.mode)
+    }
+
+    const COMPLETE: [(&str, &str); 4] = [
+        (AWS_LAMBDA_RUNTIME_API, "127.0.0.1:9001"),
+        (AWS_LAMBDA_FUNCTION_NAME, "api"),
+        (AWS_LAMBDA_FUNCTION_MEMORY_SIZE, "128"),
+        (AWS_LAMBDA_FUNCTION_VERSION, "$LATEST"),
+    ];
+
+    fn without(name: &str) -> Vec<(&'static str, &'static str)> {
+        COMPLETE
+            .iter()
+            .copied()
+            .filter(|(k, _)| *k != name)
+            .collect()
+    }
+
+    #[test]
+    fn no_lambda_variables_means_http_mode() {
+        assert_eq!(launch(&[("PORT", "1")]), Ok(Mode::Http));
+    }
+
+    #[test]
+    fn a_complete_lambda_environment_means_lambda_mode() {
+        assert_eq!(
+            launch(&COMPLETE),
+            Ok(Mode::Lambda {
+                runtime_api: "127.0.0.1:9001".into()
+            })
+        );
+    }
+
+    #[test]
+    fn either_lambda_variable_alone_selects_lambda_mode_and_reports_what_is_missing() {
+        let err = launch(&[(AWS_LAMBDA_FUNCTION_NAME, "api")]).unwrap_err();
+        assert_eq!(err.variable(), AWS_LAMBDA_RUNTIME_API);
+        let err = launch(&[(AWS_LAMBDA_RUNTIME_API, "127.0.0.1:9001")]).unwrap_err();
+        assert_eq!(err.variable(), AWS_LAMBDA_FUNCTION_NAME);
+    }
+
+    #[test]
+    fn each_variable_lambda_runtime_needs_is_checked() {
+        for name in [AWS_LAMBDA_FUNCTION_MEMORY_SIZE, AWS_LAMBDA_FUNCTION_VERSION] {
+            assert_eq!(launch(&without(name)).unwrap_err().variable(), name);
+        }
+    }
+
+    #[test]
+    fn emulator_runtime_api_urls_with_a_base_path_are_accepted() {
+        let mut vars = without(AWS_LAMBDA_RUNTIME_API);
+        vars.push((AWS_LAMBDA_RUNTIME_API, "http://127.0.0.1:9000/.rt/_"));
+        assert!(matches!(launch(&vars), Ok(Mode::Lambda { .. })));
+    }
+
+    #[test]
+    fn a_malformed_runtime_api_or_memory_size_is_rejected() {
+        let mut vars = without(AWS_LAMBDA_RUNTIME_API);
+        for bad in [
+            "localhost",
+            ":9001",
+            "host:port",
+            "https://host:9001",
+            "a b:1",
+            "127.0.0.1:9001?",
+        ] {
+            vars.push((AWS_LAMBDA_RUNTIME_API, bad));
+            assert_eq!(
+                launch(&vars).unwrap_err().variable(),
+                AWS_LAMBDA_RUNTIME_API,
+                "{bad}"
+            );
+            vars.pop();
+        }
+        let mut vars = without(AWS_LAMBDA_FUNCTION_MEMORY_SIZE);
+        vars.push((AWS_LAMBDA_FUNCTION_MEMORY_SIZE, "lots"));
+        assert_eq!(
+            launch(&vars).unwrap_err().to_string(),
+            r#"invalid AWS_LAMBDA_FUNCTION_MEMORY_SIZE="lots": expected the function's memory in MB, such as 128"#
         );
     }
 }

@@ -9,14 +9,20 @@
 
 /// The one `App` factory all modes share.
 pub mod app;
-/// Settings from the environment.
+/// Settings from the environment, the mode included.
 pub mod config;
+/// What handlers and middleware read about the running service.
+pub mod context;
 /// The JSON error contract.
 pub mod error;
+/// Strict JSON validation for `/echo`.
+pub mod json;
 /// Lambda mode's Runtime API proxy: event and response reshaping around lambda-web.
 pub mod lambda;
 /// Chooses Lambda or HTTP mode and runs the service.
 pub mod launcher;
+/// Every limit the service enforces.
+pub mod limits;
 /// Logger set-up.
 pub mod logging;
 /// Request logging, request ids, request-head limits and HEAD handling.

@@ -16,6 +16,7 @@
 //! agent always reads stderr.
 
 use crate::config::LogFormat;
+use crate::limits::{LOG_BUFFER_BYTES, LOG_FLUSH_TIMEOUT};
 use crate::middleware::REQUEST_LOG_TARGET;
 use chrono::{SecondsFormat, Utc};
 use log::kv::{self, VisitSource, VisitValue};
@@ -25,15 +26,10 @@ use std::io::{self, Write};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
-/// How many bytes of log lines may wait for the writer in HTTP mode before new lines are
-/// dropped: some 10,000 request lines, a fraction of a second at full load.
-pub const BUFFER_BYTES: usize = 1024 * 1024;
 /// The writer is woken early once this much is waiting.
 const BATCH_BYTES: usize = 64 * 1024;
 /// How late a line may be written when little is logged.
 const WRITE_EVERY: Duration = Duration::from_millis(100);
-/// How long [`flush`] waits for a stalled output at shutdown before giving up on it.
-pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
 static OUTPUT: OnceLock<Output> = OnceLock::new();
 
@@ -54,11 +50,11 @@ pub fn init(filter: &str, format: LogFormat, buffered: bool) {
         .try_init();
 }
 
-/// Writes out every buffered line, waiting at most [`FLUSH_TIMEOUT`]; call before the process
+/// Writes out every buffered line, waiting at most [`LOG_FLUSH_TIMEOUT`]; call before the process
 /// exits. Lines written through are out already.
 pub fn flush() {
     if let Some(output) = OUTPUT.get() {
-        output.flush_within(FLUSH_TIMEOUT);
+        output.flush_within(LOG_FLUSH_TIMEOUT);
     }
 }
 
@@ -173,7 +169,7 @@ impl Output {
     }
 
     fn buffered(out: Box<dyn Write + Send>, format: LogFormat) -> Self {
-        Self::buffered_with(out, format, BUFFER_BYTES)
+        Self::buffered_with(out, format, LOG_BUFFER_BYTES)
     }
 
     fn buffered_with(out: Box<dyn Write + Send>, format: LogFormat, capacity: usize) -> Self {
@@ -207,7 +203,9 @@ impl Output {
 impl Buffer {
     fn lock(&self) -> MutexGuard<'_, Waiting> {
         // A panic while holding this lock cannot leave the bytes inconsistent; go on with them.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -275,7 +273,7 @@ fn write_lines(buffer: &Buffer, mut out: Box<dyn Write + Send>, format: LogForma
 
 fn write_dropped_report(out: &mut impl Write, lost: u64, format: LogFormat) -> io::Result<()> {
     let message = format!(
-        "{lost} log lines were dropped: the log output was not being read and its buffer of {BUFFER_BYTES} bytes was full"
+        "{lost} log lines were dropped: the log output was not being read and its buffer of {LOG_BUFFER_BYTES} bytes was full"
     );
     let fields: &[(&str, kv::Value)] = &[("dropped_lines", kv::Value::from(lost))];
     write_record(

@@ -12,7 +12,8 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::Method;
 use actix_web::test::{self, TestRequest};
 use libfuzzer_sys::fuzz_target;
-use rust_hybrid_api::app::{app, AppContext, Mode};
+use rust_hybrid_api::app::app;
+use rust_hybrid_api::context::AppContext;
 use rust_hybrid_api::config::Settings;
 use rust_hybrid_api::middleware::RequestLine;
 use std::time::Duration;
@@ -37,10 +38,9 @@ thread_local! {
         Box::leak(Box::new(actix_rt::Runtime::new().expect("runtime")));
     static APP: &'static AppService = RUNTIME.with(|rt| {
         // A small body limit, so that the 413 path is reached too.
-        let settings = Settings::from_lookup(|name| (name == "MAX_BODY_BYTES").then(|| "4096".into()))
-            .expect("valid settings");
+        let settings = Settings::from_pairs(&[("MAX_BODY_BYTES", "4096")]).expect("valid settings");
         let service = rt.block_on(async {
-            boxed::rc_service(test::init_service(app(AppContext::new(Mode::Http, &settings))).await)
+            boxed::rc_service(test::init_service(app(AppContext::new(&settings))).await)
         });
         &*Box::leak(Box::new(service))
     });

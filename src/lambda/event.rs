@@ -11,8 +11,8 @@
 
 use super::source::Source;
 use crate::error::ApiError;
+use crate::limits::MAX_URI_BYTES;
 pub use crate::middleware::LAMBDA_CONTEXT_HEADER;
-use crate::middleware::MAX_URI_BYTES;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS};
 use serde_json::{json, Map, Value};
 

@@ -13,9 +13,8 @@ pub mod proxy;
 pub mod response;
 pub mod source;
 
-pub use response::{json_text_fits, DEFAULT_LAMBDA_BODY_LIMIT, RESPONSE_LIMIT};
-
-use crate::app::{app, AppContext};
+use crate::app::app;
+use crate::context::AppContext;
 use proxy::Proxy;
 
 /// Runs lambda-web on `ctx`'s App behind the Runtime API proxy until the Runtime API fails.
@@ -25,7 +24,7 @@ pub async fn serve(ctx: AppContext, runtime_api: &str) -> Result<(), String> {
     // lambda_runtime reads the Runtime API address from the environment when it starts, below;
     // the process reads it nowhere else after the launcher.
     std::env::set_var(
-        crate::launcher::AWS_LAMBDA_RUNTIME_API,
+        crate::config::AWS_LAMBDA_RUNTIME_API,
         proxy.addr.to_string(),
     );
     // Let the proxy send its first GET /next before lambda-web builds the App, so that the two

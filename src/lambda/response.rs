@@ -3,16 +3,9 @@
 
 use super::source::Source;
 use crate::error::ApiError;
+use crate::limits::LAMBDA_RESPONSE_LIMIT;
 use actix_web::http::StatusCode;
 use serde_json::{json, Map, Value};
-
-/// The largest response a function may return to the Runtime API (6 MB, in bytes).
-pub const RESPONSE_LIMIT: usize = 6 * 1024 * 1024;
-/// Room kept around a body for the envelope's fields and the response headers.
-pub const ENVELOPE_ALLOWANCE: usize = 4 * 1024;
-/// `MAX_BODY_BYTES` in Lambda mode unless set: the largest JSON body whose echo always fits in
-/// [`RESPONSE_LIMIT`]. A JSON text grows at most twofold as a JSON string (`"` becomes `\"`).
-pub const DEFAULT_LAMBDA_BODY_LIMIT: usize = (RESPONSE_LIMIT - ENVELOPE_ALLOWANCE) / 2;
 
 /// An HTTP answer on its way back to the Runtime API.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,30 +21,59 @@ pub struct Answer {
 }
 
 impl Answer {
-    /// Reads what lambda-web posted: `{statusCode, headers, cookies, body, isBase64Encoded}`.
+    /// Reads what lambda-web posted (a payload 2.0 answer, its body always base64).
     pub fn from_lambda_web(raw: &[u8]) -> Result<Self, String> {
         let value: Value = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
-        let status = value
+        Self::from_envelope(&value)
+    }
+
+    /// Reads a response envelope of any source: `statusCode`, `headers` and/or
+    /// `multiValueHeaders` (names lower-cased, one entry per value), `cookies`, and `body`,
+    /// base64-decoded when `isBase64Encoded`.
+    pub fn from_envelope(envelope: &Value) -> Result<Self, String> {
+        let status = envelope
             .get("statusCode")
             .and_then(Value::as_u64)
             .and_then(|s| u16::try_from(s).ok())
-            .ok_or("no statusCode")?;
-        let headers = value
-            .get("headers")
-            .and_then(Value::as_object)
-            .into_iter()
-            .flatten()
-            .filter_map(|(name, v)| Some((name.to_ascii_lowercase(), v.as_str()?.to_owned())))
-            .collect();
-        let cookies = value
-            .get("cookies")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|c| c.as_str().map(str::to_owned))
-            .collect();
-        let body = value.get("body").and_then(Value::as_str).unwrap_or("");
-        let body = if value.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) {
+            .ok_or_else(|| format!("no statusCode in {envelope}"))?;
+        let text = |value: &Value| {
+            value
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| format!("header value {value} is not a string"))
+        };
+        let mut headers = Vec::new();
+        let mut cookies = Vec::new();
+        let mut add = |name: &str, value: String| {
+            let name = name.to_ascii_lowercase();
+            if name == "set-cookie" {
+                cookies.push(value);
+            } else {
+                headers.push((name, value));
+            }
+        };
+        if let Some(single) = envelope.get("headers").and_then(Value::as_object) {
+            for (name, value) in single {
+                add(name, text(value)?);
+            }
+        }
+        if let Some(multi) = envelope.get("multiValueHeaders").and_then(Value::as_object) {
+            for (name, values) in multi {
+                let values = values
+                    .as_array()
+                    .ok_or("a multiValueHeaders value is not a list")?;
+                for value in values {
+                    add(name, text(value)?);
+                }
+            }
+        }
+        if let Some(list) = envelope.get("cookies").and_then(Value::as_array) {
+            for cookie in list {
+                cookies.push(text(cookie)?);
+            }
+        }
+        let body = envelope.get("body").and_then(Value::as_str).unwrap_or("");
+        let body = if envelope.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) {
             base64::decode(body).map_err(|e| format!("body is not base64: {e}"))?
         } else {
             body.as_bytes().to_vec()
@@ -78,7 +100,8 @@ impl Answer {
         }
     }
 
-    fn header(&self, name: &str) -> Option<&str> {
+    /// The first value of the header `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n == name)
@@ -170,43 +193,30 @@ impl Answer {
     }
 }
 
-/// The envelope for `answer`, or, when that is over [`RESPONSE_LIMIT`], the envelope of a JSON
+/// The envelope for `answer`, or, when that is over [`LAMBDA_RESPONSE_LIMIT`], the envelope of a JSON
 /// 500 `response_too_large` (with one ERROR line naming the size), which always fits.
 pub fn envelope_within_limit(answer: &Answer, source: Source) -> Vec<u8> {
     let envelope = answer.envelope(source);
-    if envelope.len() <= RESPONSE_LIMIT {
+    if envelope.len() <= LAMBDA_RESPONSE_LIMIT {
         return envelope;
     }
     let request_id = answer.header("x-request-id").unwrap_or("-");
     log::error!(
-        "response too large: {} bytes (status {}) is over Lambda's limit of {RESPONSE_LIMIT}; answered 500 response_too_large; request_id={request_id}",
+        "response too large: {} bytes (status {}) is over Lambda's limit of {LAMBDA_RESPONSE_LIMIT}; answered 500 response_too_large; request_id={request_id}",
         envelope.len(),
         answer.status,
     );
     let error = ApiError::ResponseTooLarge {
         size: envelope.len(),
-        limit: RESPONSE_LIMIT,
+        limit: LAMBDA_RESPONSE_LIMIT,
     };
     Answer::from_error(&error, request_id).envelope(source)
-}
-
-/// Whether a JSON text of `body` can be answered as a text body within [`RESPONSE_LIMIT`]:
-/// its length as a JSON string, plus [`ENVELOPE_ALLOWANCE`].
-pub fn json_text_fits(body: &[u8]) -> bool {
-    let escaped: usize = body
-        .iter()
-        .map(|&b| match b {
-            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
-            0..=0x1f => 6,
-            _ => 1,
-        })
-        .sum();
-    escaped + ENVELOPE_ALLOWANCE <= RESPONSE_LIMIT
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limits::{json_text_fits, DEFAULT_LAMBDA_BODY_LIMIT, ENVELOPE_ALLOWANCE};
 
     fn answer(content_type: &str, body: &[u8]) -> Answer {
         Answer {
@@ -277,7 +287,7 @@ mod tests {
 
     #[test]
     fn an_answer_over_the_limit_becomes_a_500_that_fits() {
-        let big = answer("application/json", &vec![b'1'; RESPONSE_LIMIT]);
+        let big = answer("application/json", &vec![b'1'; LAMBDA_RESPONSE_LIMIT]);
         let envelope = envelope_within_limit(&big, Source::V2);
         assert!(envelope.len() < 1024);
         let value = parse(&envelope);
@@ -286,7 +296,7 @@ mod tests {
         assert_eq!(body["error"], "response_too_large");
         let fits = answer(
             "application/json",
-            &vec![b'1'; RESPONSE_LIMIT - ENVELOPE_ALLOWANCE],
+            &vec![b'1'; LAMBDA_RESPONSE_LIMIT - ENVELOPE_ALLOWANCE],
         );
         assert_eq!(
             parse(&envelope_within_limit(&fits, Source::V2))["statusCode"],
@@ -300,6 +310,10 @@ mod tests {
         assert!(json_text_fits(&worst));
         assert!(!json_text_fits(&vec![b'"'; DEFAULT_LAMBDA_BODY_LIMIT + 1]));
         let envelope = answer("application/json", &worst).envelope(Source::V1);
-        assert!(envelope.len() <= RESPONSE_LIMIT, "{}", envelope.len());
+        assert!(
+            envelope.len() <= LAMBDA_RESPONSE_LIMIT,
+            "{}",
+            envelope.len()
+        );
     }
 }

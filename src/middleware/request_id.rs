@@ -2,6 +2,7 @@
 //! report can be matched to the log. A sane incoming id (a caller's trace, a load balancer's id)
 //! is kept; anything else is replaced, because the id is echoed into a header and a log line.
 
+use crate::limits::MAX_REQUEST_ID_LEN;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use std::collections::hash_map::RandomState;
 use std::fmt;
@@ -11,9 +12,6 @@ use std::sync::OnceLock;
 
 /// The header that carries the id both ways.
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// The longest incoming id kept.
-pub const MAX_REQUEST_ID_LEN: usize = 128;
 
 /// A request's id: ASCII letters, digits, `-`, `_`, `.` and `:`, at most [`MAX_REQUEST_ID_LEN`]
 /// long, so it is safe in a header and on a log line as it is.

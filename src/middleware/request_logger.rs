@@ -10,7 +10,7 @@
 //! string in a path.
 
 use super::request_id::{RequestId, X_REQUEST_ID};
-use crate::app::{AppContext, Mode};
+use crate::context::AppContext;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
@@ -42,7 +42,7 @@ pub async fn log_request(
     let uri = req.uri().clone();
     let lambda = req
         .app_data::<web::Data<AppContext>>()
-        .filter(|ctx| ctx.mode == Mode::Lambda)
+        .filter(|ctx| ctx.mode.is_lambda())
         .and_then(|_| req.headers().get(LAMBDA_CONTEXT_HEADER))
         .and_then(|value| serde_json::from_slice::<Invocation>(value.as_bytes()).ok());
     let id = RequestId::from_incoming_or(

@@ -1,7 +1,7 @@
 //! `GET {root}/`: what this service is and what it offers, with full paths under `ROOT_PATH`.
 
 use super::ENDPOINTS;
-use crate::app::AppContext;
+use crate::context::AppContext;
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
@@ -24,7 +24,7 @@ pub async fn index(ctx: web::Data<AppContext>) -> HttpResponse {
     HttpResponse::Ok().json(Welcome {
         service: env!("CARGO_PKG_NAME"),
         version: env!("CARGO_PKG_VERSION"),
-        mode: ctx.mode.as_str(),
+        mode: ctx.mode.name(),
         endpoints: ENDPOINTS
             .iter()
             .map(|e| EndpointDoc {

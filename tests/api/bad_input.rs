@@ -8,7 +8,7 @@ use crate::support::http::{
 };
 use crate::support::process::Service;
 use crate::support::spawn_app;
-use rust_hybrid_api::launcher::CLIENT_REQUEST_TIMEOUT;
+use rust_hybrid_api::limits::CLIENT_REQUEST_TIMEOUT;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::time::{Duration, Instant};
@@ -19,17 +19,6 @@ fn assert_still_serving(addr: SocketAddr) {
     let response = http::get(addr, "/health");
     assert_eq!(response.status, 200);
     assert_eq!(response.body, br#"{"status":"ok"}"#);
-}
-
-fn assert_json_error(response: &Response, status: u16, code: &str) {
-    assert_eq!(
-        response.status,
-        status,
-        "{}",
-        String::from_utf8_lossy(&response.body)
-    );
-    assert_eq!(response.header("content-type"), Some("application/json"));
-    assert_eq!(response.json()["error"], code);
 }
 
 /// actix-http's own answer to a request it could not take: a status, no body, and a close.
@@ -72,7 +61,7 @@ fn every_malformed_echo_body_gets_a_json_400_and_the_server_carries_on() {
     for (name, body) in cases {
         let response = post_echo(app.addr, body);
         assert_eq!(response.status, 400, "{name}");
-        assert_json_error(&response, 400, "invalid_json");
+        response.assert_error(400, "invalid_json");
         assert_still_serving(app.addr);
     }
 }
@@ -84,7 +73,7 @@ fn a_body_one_byte_over_the_default_6_mib_limit_gets_413_before_it_is_sent() {
     stream
         .write_all(&head("POST", "/echo", &[], Some(6 * MIB + 1)))
         .unwrap();
-    assert_json_error(&read_response(&mut stream), 413, "payload_too_large");
+    read_response(&mut stream).assert_error(413, "payload_too_large");
     assert_still_serving(app.addr);
 }
 
@@ -106,7 +95,7 @@ fn a_chunked_body_over_the_limit_is_refused_without_buffering_it() {
     let response = read_response(&mut stream);
     drop(stream);
     let sent = sender.join().unwrap();
-    assert_json_error(&response, 413, "payload_too_large");
+    response.assert_error(413, "payload_too_large");
     let peak = peak_rss_mib(service.pid());
     assert!(
         peak < 40,
@@ -131,7 +120,7 @@ fn a_content_length_shorter_than_the_body_reads_only_what_it_announces() {
         b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n[1,2,3]",
     );
     let all = responses(&raw);
-    assert_json_error(&all[0], 400, "invalid_json");
+    all[0].assert_error(400, "invalid_json");
     assert_eq!(all[1..].len(), 1, "{all:?}");
     assert_eq!(all[1].status, 400, "actix-http refuses the leftover bytes");
     assert_still_serving(app.addr);
@@ -146,7 +135,7 @@ fn a_content_length_longer_than_a_closed_body_gets_a_json_400() {
         .unwrap();
     stream.write_all(b"[1,2]").unwrap();
     stream.shutdown(Shutdown::Write).unwrap();
-    assert_json_error(&read_response(&mut stream), 400, "unreadable_body");
+    read_response(&mut stream).assert_error(400, "unreadable_body");
     assert_still_serving(app.addr);
 }
 
@@ -160,7 +149,7 @@ fn a_body_that_stalls_gets_a_json_408_after_body_timeout_secs() {
     stream.write_all(b"[1,2").unwrap();
     let started = Instant::now();
     let response = read_response(&mut stream);
-    assert_json_error(&response, 408, "body_timeout");
+    response.assert_error(408, "body_timeout");
     let waited = started.elapsed();
     assert!(
         waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
@@ -191,10 +180,10 @@ fn oversized_urls_and_headers_get_json_errors_below_actix_limits_and_a_bare_431_
     let kib = |n: usize| "a".repeat(n * 1024);
 
     let long_url = format!("/health?q={}", kib(10));
-    assert_json_error(&http::get(app.addr, &long_url), 414, "uri_too_long");
+    http::get(app.addr, &long_url).assert_error(414, "uri_too_long");
     let big_header = kib(20);
     let response = http::request(app.addr, "GET", "/health", &[("X-Big", &big_header)], b"");
-    assert_json_error(&response, 431, "headers_too_large");
+    response.assert_error(431, "headers_too_large");
     assert_still_serving(app.addr);
 
     // Past actix-http's 128 KiB head buffer or 96 headers, it answers before the App can.
@@ -221,7 +210,7 @@ fn a_request_line_past_the_uri_parsers_64_kib_gets_a_bare_400_not_the_json_414()
     // the JSON 414 covers 8 KiB to 64 KiB and actix-http's bare 400 the rest up to 128 KiB.
     let app = spawn_app(&[]);
     let just_under = format!("/health?q={}", "a".repeat(65_534 - 10));
-    assert_json_error(&http::get(app.addr, &just_under), 414, "uri_too_long");
+    http::get(app.addr, &just_under).assert_error(414, "uri_too_long");
     let over = format!(
         "GET /health?q={} HTTP/1.1\r\nHost: x\r\n\r\n",
         "a".repeat(70 * 1024)
@@ -254,7 +243,7 @@ fn percent_encoded_paths_are_decoded_for_routing_and_reported_as_sent() {
         "/%2e%2e/%2e%2e/etc/passwd",
     ] {
         let response = http::get(app.addr, path);
-        assert_json_error(&response, 404, "not_found");
+        response.assert_error(404, "not_found");
         let message = response.json()["message"].as_str().unwrap().to_owned();
         assert!(message.contains(path), "{message}");
     }

@@ -11,8 +11,8 @@
 //! `cargo test`; `make test-lambda-corpus` (part of `make test`) runs it.
 
 use crate::lambda::lambda_service;
-use crate::support::envelope::Decoded;
 use crate::support::fake_runtime::{FakeRuntime, Outcome};
+use crate::support::Response;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -296,7 +296,7 @@ fn check(event: &Value, expect: &Expect, outcome: Outcome) -> Result<(), String>
         other => return Err(format!("expected a response, got {other:?}")),
     };
     assert_shape("", event, &envelope);
-    let answer = Decoded::from_envelope(&envelope)?;
+    let answer = Response::from_envelope(&envelope)?;
     if answer.header("content-type") != Some("application/json") {
         return Err(format!("not the service's JSON: {envelope}"));
     }

@@ -2,11 +2,11 @@
 //! source from `events/`, stages, parity with HTTP mode, events that are not HTTP requests or
 //! not HTTP events at all, Lambda's response limit, and Runtime API faults.
 
-use crate::support::envelope::Decoded;
 use crate::support::fake_runtime::{FakeRuntime, Invocation, Outcome, RESPONSE_LIMIT};
 use crate::support::http;
 use crate::support::process::Service;
 use crate::support::spawn_app;
+use crate::support::Response;
 use serde_json::{json, Value};
 
 fn event(name: &str) -> String {
@@ -34,27 +34,16 @@ pub(crate) fn lambda_service(runtime: &FakeRuntime, vars: &[(&str, &str)]) -> Se
     Service::start(&all)
 }
 
-fn decoded(outcome: Outcome) -> Decoded {
-    Decoded::from_envelope(&outcome.into_response()).unwrap()
+fn decoded(outcome: Outcome) -> Response {
+    Response::from_envelope(&outcome.into_response()).unwrap()
 }
 
 /// Invokes the function once with the event file `name` and decodes the response envelope.
-fn invoke(name: &str, root_path: &str) -> (Value, Decoded) {
+fn invoke(name: &str, root_path: &str) -> (Value, Response) {
     let (runtime, _service) = function(vec![event(name)], root_path);
     let envelope = runtime.next_outcome().into_response();
-    let decoded = Decoded::from_envelope(&envelope).unwrap();
+    let decoded = Response::from_envelope(&envelope).unwrap();
     (envelope, decoded)
-}
-
-fn assert_json_response(decoded: &Decoded, status: u16) -> Value {
-    assert_eq!(
-        decoded.status,
-        status,
-        "{}",
-        String::from_utf8_lossy(&decoded.body)
-    );
-    assert_eq!(decoded.header("content-type"), Some("application/json"));
-    decoded.json()
 }
 
 #[test]
@@ -68,14 +57,14 @@ fn http_api_event_is_answered_as_text_uncompressed_even_when_the_client_accepts_
     );
     // The event accepts br; lambda-web's "br" feature is off (see Cargo.toml).
     assert_eq!(decoded.header("content-encoding"), None);
-    assert_json_response(&decoded, 200);
+    decoded.assert_json(200);
     assert_eq!(decoded.body, br#"{"status":"ok"}"#);
 }
 
 #[test]
 fn http_api_index_reports_lambda_mode() {
     let (_, decoded) = invoke("http-api-index.json", "/");
-    let body = assert_json_response(&decoded, 200);
+    let body = decoded.assert_json(200);
     assert_eq!(body["mode"], "lambda");
     assert_eq!(body["endpoints"][1]["path"], "/health");
 }
@@ -84,7 +73,7 @@ fn http_api_index_reports_lambda_mode() {
 fn http_api_echo_returns_the_body_unchanged() {
     let event: Value = serde_json::from_str(&event("http-api-echo.json")).unwrap();
     let (_, decoded) = invoke("http-api-echo.json", "/");
-    assert_json_response(&decoded, 200);
+    decoded.assert_json(200);
     assert_eq!(
         decoded.header("content-encoding"),
         None,
@@ -98,7 +87,7 @@ fn function_url_event_with_a_base64_body_is_echoed() {
     let event: Value = serde_json::from_str(&event("function-url-echo.json")).unwrap();
     let sent = base64::decode(event["body"].as_str().unwrap()).unwrap();
     let (_, decoded) = invoke("function-url-echo.json", "/");
-    assert_json_response(&decoded, 200);
+    decoded.assert_json(200);
     assert_eq!(decoded.body, sent);
 }
 
@@ -106,7 +95,7 @@ fn function_url_event_with_a_base64_body_is_echoed() {
 fn alb_event_with_multi_value_headers_is_answered_in_kind() {
     let (envelope, decoded) = invoke("alb-time.json", "/");
     assert!(envelope.get("multiValueHeaders").is_some(), "{envelope}");
-    let body = assert_json_response(&decoded, 200);
+    let body = decoded.assert_json(200);
     chrono::DateTime::parse_from_rfc3339(body["time"].as_str().unwrap()).unwrap();
 }
 
@@ -118,17 +107,17 @@ fn rest_api_events_route_on_the_path_without_the_stage() {
         "payload 1.0 answers multi-value"
     );
     assert_eq!(envelope["isBase64Encoded"], false);
-    assert_json_response(&decoded, 200);
+    decoded.assert_json(200);
     assert_eq!(decoded.body, br#"{"status":"ok"}"#);
     // The old advice, ROOT_PATH=/{stage}, no longer applies: the stage is never in the path.
     let (_, decoded) = invoke("rest-api-prod-stage-health.json", "/prod");
-    assert_eq!(assert_json_response(&decoded, 404)["error"], "not_found");
+    decoded.assert_error(404, "not_found");
 }
 
 #[test]
 fn http_api_named_stages_are_removed_from_raw_path() {
     let (_, decoded) = invoke("http-api-prod-stage-time.json", "/");
-    assert!(assert_json_response(&decoded, 200)["time"].is_string());
+    assert!(decoded.assert_json(200)["time"].is_string());
 }
 
 #[test]
@@ -205,7 +194,7 @@ fn a_path_with_spaces_and_line_breaks_is_routed_and_logged_escaped_not_a_crash()
     odd["path"] = json!("/he alth\n[REQ] 200");
     let (runtime, mut service) = function(vec![odd.to_string()], "/");
     let answer = decoded(runtime.next_outcome());
-    let body = assert_json_response(&answer, 404);
+    let body = answer.assert_json(404);
     assert!(
         body["message"]
             .as_str()
@@ -237,10 +226,7 @@ fn what_cannot_be_an_http_request_gets_a_json_400_and_the_next_event_is_served()
     let (runtime, mut service) = function(events, "/");
     for _ in 0..4 {
         let answer = decoded(runtime.next_outcome());
-        assert_eq!(
-            assert_json_response(&answer, 400)["error"],
-            "invalid_request"
-        );
+        answer.assert_error(400, "invalid_request");
         assert_eq!(answer.header("x-content-type-options"), Some("nosniff"));
         assert!(answer.header("x-request-id").is_some());
     }
@@ -257,7 +243,7 @@ fn a_path_over_64_kib_gets_the_json_414() {
     ];
     let (runtime, _service) = function(events, "/");
     let answer = decoded(runtime.next_outcome());
-    assert_eq!(assert_json_response(&answer, 414)["error"], "uri_too_long");
+    answer.assert_error(414, "uri_too_long");
     assert_eq!(decoded(runtime.next_outcome()).status, 200);
 }
 
@@ -351,7 +337,7 @@ fn decoded_lambda_responses_match_http_mode_exactly() {
     let (runtime, _service) = function(events, "/");
     let app = spawn_app(&[]);
     for c in &cases {
-        let lambda = Decoded::from_envelope(&runtime.next_outcome().into_response()).unwrap();
+        let lambda = Response::from_envelope(&runtime.next_outcome().into_response()).unwrap();
         let served = http::request(app.addr, c.method, c.path, c.headers, c.body.as_bytes());
         let name = format!("{} {}", c.method, c.path);
         assert_eq!(lambda.status, served.status, "{name}");
@@ -378,7 +364,7 @@ fn decoded_lambda_responses_match_http_mode_exactly() {
 #[test]
 fn head_through_lambda_has_no_body() {
     let (runtime, _service) = function(vec![http_api_event("HEAD", "/health", &[], None)], "/");
-    let decoded = Decoded::from_envelope(&runtime.next_outcome().into_response()).unwrap();
+    let decoded = Response::from_envelope(&runtime.next_outcome().into_response()).unwrap();
     assert_eq!(decoded.status, 200);
     assert_eq!(decoded.header("content-type"), Some("application/json"));
     assert!(decoded.body.is_empty());
@@ -402,7 +388,7 @@ fn worst_case_echo(fill: usize) -> (String, Vec<u8>) {
 
 #[test]
 fn an_echo_at_the_default_lambda_body_limit_fits_lambdas_response_limit() {
-    let limit = rust_hybrid_api::lambda::DEFAULT_LAMBDA_BODY_LIMIT;
+    let limit = rust_hybrid_api::limits::DEFAULT_LAMBDA_BODY_LIMIT;
     let (at_limit, sent) = worst_case_echo(limit - 2);
     assert!(sent.len() <= limit);
     let (over, _) = worst_case_echo(limit + 2);
@@ -412,10 +398,7 @@ fn an_echo_at_the_default_lambda_body_limit_fits_lambdas_response_limit() {
     assert_eq!(answer.status, 200);
     assert!(answer.body == sent, "the body came back changed");
     let refused = decoded(runtime.next_outcome());
-    assert_eq!(
-        assert_json_response(&refused, 413)["error"],
-        "payload_too_large"
-    );
+    refused.assert_error(413, "payload_too_large");
     assert_eq!(decoded(runtime.next_outcome()).body, br#"{"status":"ok"}"#);
 }
 
@@ -427,7 +410,7 @@ fn with_a_larger_body_limit_an_echo_just_under_lambdas_limit_is_served_and_just_
         echo.to_string()
     };
     // The two quotes around the string are escaped in the envelope too.
-    let largest = RESPONSE_LIMIT - rust_hybrid_api::lambda::response::ENVELOPE_ALLOWANCE - 2;
+    let largest = RESPONSE_LIMIT - rust_hybrid_api::limits::ENVELOPE_ALLOWANCE - 2;
     let runtime = FakeRuntime::start([echo_of(largest), echo_of(largest + 1)]);
     let mut service = lambda_service(&runtime, &[("MAX_BODY_BYTES", "6291456")]);
     // The fake refuses, as Lambda does, a response over the limit; this one must pass.
@@ -435,7 +418,7 @@ fn with_a_larger_body_limit_an_echo_just_under_lambdas_limit_is_served_and_just_
     assert!(served.to_string().len() <= RESPONSE_LIMIT);
     assert_eq!(served["statusCode"], 200);
     let refused = decoded(runtime.next_outcome());
-    let body = assert_json_response(&refused, 413);
+    let body = refused.assert_json(413);
     assert!(
         body["message"]
             .as_str()

@@ -3,7 +3,8 @@
 
 use actix_web::test::{self, TestRequest};
 use proptest::prelude::*;
-use rust_hybrid_api::app::{app, AppContext, Mode};
+use rust_hybrid_api::app::app;
+use rust_hybrid_api::context::AppContext;
 use rust_hybrid_api::middleware::RequestLine;
 use serde_json::Value;
 use std::time::Duration;
@@ -12,7 +13,7 @@ use std::time::Duration;
 fn serve_all(max_body_bytes: &str, requests: Vec<TestRequest>) -> Vec<(u16, Vec<u8>)> {
     let settings = crate::support::settings(&[("MAX_BODY_BYTES", max_body_bytes)]);
     actix_rt::System::new().block_on(async move {
-        let service = test::init_service(app(AppContext::new(Mode::Http, &settings))).await;
+        let service = test::init_service(app(AppContext::new(&settings))).await;
         let mut replies = Vec::new();
         for request in requests {
             let response = test::call_service(&service, request.to_request()).await;

@@ -9,17 +9,15 @@ cd "$(dirname "$0")/../.."
 command -v st >/dev/null || { echo "schemathesis is not installed: make tools-contract" >&2; exit 1; }
 cargo build --quiet --bin rust-hybrid-api
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-server_pid=''
-stop_server() { [ -z "$server_pid" ] || { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; server_pid=''; }; }
-trap stop_server EXIT
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 
 for root in / /api; do
   port=$(free_port)
-  HOST=127.0.0.1 PORT=$port ROOT_PATH=$root RUST_LOG=warn target/debug/rust-hybrid-api &
-  server_pid=$!
+  start_server target/schemathesis-server.log \
+    env HOST=127.0.0.1 PORT="$port" ROOT_PATH="$root" RUST_LOG=warn target/debug/rust-hybrid-api
   url="http://127.0.0.1:$port${root%/}/openapi.json"
-  for _ in $(seq 1 100); do curl -sf -o /dev/null "$url" && break; sleep 0.05; done
+  wait_for_url "$url"
   echo "schemathesis: ROOT_PATH=$root"
   st run "$url" \
     --checks not_a_server_error,status_code_conformance,response_schema_conformance,content_type_conformance \

@@ -38,17 +38,8 @@ while read -r file; do
 done < <(find events -name '*.json' | sort)
 [ "$missing" = 0 ] || exit 1
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
-watch_pid=''
-stop_watch() {
-  if [ -n "$watch_pid" ]; then
-    kill -- "-$watch_pid" 2>/dev/null || true
-    wait "$watch_pid" 2>/dev/null || true
-    watch_pid=''
-  fi
-}
-trap stop_watch EXIT
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 
 cargo build --quiet --bin rust-hybrid-api --example decode_envelope
 
@@ -56,14 +47,9 @@ passed=0 failed=0
 for root in $(grep -v '^$' <<<"$CHECKS" | cut -d'|' -f1 | tr -d ' ' | sort -u); do
   port=$(free_port)
   log=$(mktemp)
-  setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" \
-    --env-var "ROOT_PATH=$root" >"$log" 2>&1 &
-  watch_pid=$!
-  for _ in $(seq 1 300); do
-    curl -s -o /dev/null "http://127.0.0.1:$port/" && break
-    kill -0 "$watch_pid" 2>/dev/null || { cat "$log"; echo "cargo lambda watch exited" >&2; exit 1; }
-    sleep 0.2
-  done
+  start_server "$log" cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" \
+    --env-var "ROOT_PATH=$root"
+  wait_for_url "http://127.0.0.1:$port/" 60
 
   while IFS= read -r row; do
     [ -n "$row" ] || continue
@@ -102,7 +88,7 @@ for root in $(grep -v '^$' <<<"$CHECKS" | cut -d'|' -f1 | tr -d ' ' | sort -u); 
       failed=$((failed + 1)); echo "FAIL POST of the bare event: got $got" >&2
     fi
   fi
-  stop_watch
+  stop_server
   rm -f "$log"
 done
 

@@ -19,12 +19,8 @@ command -v wrk >/dev/null || { echo "wrk is not installed (Debian: apt-get insta
 cargo build --quiet --release --locked --bin rust-hybrid-api --example soak_lambda
 binary=target/release/rust-hybrid-api
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
-
-server_pid=''
-stop_server() { [ -z "$server_pid" ] || { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; server_pid=''; }; }
-trap stop_server EXIT
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 
 passed=0 failed=0
 record() { # record OK|FAIL message
@@ -32,9 +28,8 @@ record() { # record OK|FAIL message
 }
 
 port=$(free_port)
-HOST=127.0.0.1 PORT=$port RUST_LOG=info "$binary" 2>"$out/server.log" &
-server_pid=$!
-for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/health" && break; sleep 0.05; done
+start_server "$out/server.log" env HOST=127.0.0.1 PORT="$port" RUST_LOG=info "$binary"
+wait_for_url "http://127.0.0.1:$port/health"
 script_for() { [ "$1" = echo ] && echo "-s bench/echo.lua" || true; }
 # Warm up both routes first, so the baseline includes every buffer and allocator arena either
 # route needs; growth after that is what the check is about.

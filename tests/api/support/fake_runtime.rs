@@ -17,8 +17,7 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const WAIT: Duration = Duration::from_secs(30);
-/// The Runtime API's limit on a response, in bytes.
-pub const RESPONSE_LIMIT: usize = 6 * 1024 * 1024;
+pub use rust_hybrid_api::limits::LAMBDA_RESPONSE_LIMIT as RESPONSE_LIMIT;
 
 /// One event as the fake hands it out, with the faults a test asks for.
 #[derive(Debug, Clone, Default)]

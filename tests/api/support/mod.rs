@@ -1,40 +1,47 @@
 //! Helpers shared by the test modules: settings from a variable list, in-process calls through
-//! the App factory, and a real `HttpServer` on an ephemeral port.
+//! the App factory, a real `HttpServer` on an ephemeral port, and the one [`Response`] type
+//! every transport's answer is read into.
 
-pub mod envelope;
 pub mod fake_runtime;
 pub mod http;
 pub mod process;
 
 use actix_web::dev::ServerHandle;
-use actix_web::http::header::HeaderMap;
 use actix_web::test::{self, TestRequest};
-use rust_hybrid_api::app::{app, AppContext, Mode};
-use rust_hybrid_api::config::Settings;
+use rust_hybrid_api::app::app;
+use rust_hybrid_api::config::{Mode, Settings};
+use rust_hybrid_api::context::AppContext;
 use rust_hybrid_api::launcher;
 use std::net::SocketAddr;
 use std::sync::mpsc;
 
 pub fn settings(vars: &[(&str, &str)]) -> Settings {
-    Settings::from_lookup(|name| {
-        vars.iter()
-            .rev()
-            .find(|(key, _)| *key == name)
-            .map(|(_, value)| (*value).to_owned())
-    })
-    .expect("test settings are valid")
+    Settings::from_pairs(vars).expect("test settings are valid")
 }
 
-/// A response from an in-process call.
-pub struct Reply {
+/// Lambda mode, as the in-process tests run it (no Runtime API is contacted).
+pub fn lambda() -> Mode {
+    Mode::Lambda {
+        runtime_api: "127.0.0.1:9001".into(),
+    }
+}
+
+/// A response, however it was obtained: in-process through the App factory, over HTTP from a
+/// real server, or decoded from a Lambda response envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
     pub status: u16,
-    pub headers: HeaderMap,
+    /// Lower-cased names, one entry per value.
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
-impl Reply {
+impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
     }
 
     pub fn json(&self) -> serde_json::Value {
@@ -46,8 +53,8 @@ impl Reply {
         })
     }
 
-    /// Asserts the error contract: `status`, JSON content type, `error` code and a message.
-    pub fn assert_error(&self, status: u16, code: &str) -> String {
+    /// Asserts `status` and a JSON body (`Content-Type: application/json`), and returns it.
+    pub fn assert_json(&self, status: u16) -> serde_json::Value {
         assert_eq!(
             self.status,
             status,
@@ -55,7 +62,13 @@ impl Reply {
             String::from_utf8_lossy(&self.body)
         );
         assert_eq!(self.header("content-type"), Some("application/json"));
-        let body = self.json();
+        self.json()
+    }
+
+    /// Asserts the whole error contract: `status`, JSON content type, exactly `error` (this
+    /// `code`) and `message` (a sentence). Returns the message.
+    pub fn assert_error(&self, status: u16, code: &str) -> String {
+        let body = self.assert_json(status);
         assert_eq!(body["error"], code, "{body}");
         let message = body["message"]
             .as_str()
@@ -72,20 +85,46 @@ impl Reply {
         );
         message
     }
+
+    /// The response a Lambda response envelope (any source's shape) stands for.
+    pub fn from_envelope(envelope: &serde_json::Value) -> Result<Self, String> {
+        let answer = rust_hybrid_api::lambda::response::Answer::from_envelope(envelope)?;
+        let mut headers = answer.headers;
+        headers.extend(
+            answer
+                .cookies
+                .into_iter()
+                .map(|c| ("set-cookie".to_owned(), c)),
+        );
+        Ok(Response {
+            status: answer.status,
+            headers,
+            body: answer.body,
+        })
+    }
 }
 
 /// Calls the App factory in-process, in HTTP mode.
-pub async fn call(vars: &[(&str, &str)], request: TestRequest) -> Reply {
+pub async fn call(vars: &[(&str, &str)], request: TestRequest) -> Response {
     call_in(Mode::Http, vars, request).await
 }
 
-pub async fn call_in(mode: Mode, vars: &[(&str, &str)], request: TestRequest) -> Reply {
-    let service = test::init_service(app(AppContext::new(mode, &settings(vars)))).await;
+pub async fn call_in(mode: Mode, vars: &[(&str, &str)], request: TestRequest) -> Response {
+    let mut settings = settings(vars);
+    settings.mode = mode;
+    let service = test::init_service(app(AppContext::new(&settings))).await;
     let response = test::call_service(&service, request.to_request()).await;
     let status = response.status().as_u16();
-    let headers = response.headers().clone();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            (name.as_str().to_owned(), value)
+        })
+        .collect();
     let body = test::read_body(response).await.to_vec();
-    Reply {
+    Response {
         status,
         headers,
         body,

@@ -7,17 +7,11 @@
 //! limit (10 KB of request line and headers) is lower still, so Lambda behind it never sees them.
 
 use crate::error::ApiError;
+use crate::limits::{MAX_HEADER_BYTES, MAX_URI_BYTES};
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{Error, ResponseError};
-
-/// The longest request target (path and query, as sent) accepted, in bytes.
-pub const MAX_URI_BYTES: usize = 8 * 1024;
-
-/// The most header bytes accepted: every name and value, plus 4 bytes a line for `: ` and CRLF,
-/// as they are counted on the wire.
-pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
 /// Refuses a request whose target or headers are over the limits, before any route runs.
 pub async fn check_request_head(
