@@ -24,6 +24,9 @@ command -v taskset >/dev/null || { echo "taskset is not installed (Debian: util-
 
 cargo build --quiet --release --locked --bin rust-hybrid-api --example floor_actix --example floor_lambda --example bench_lambda
 cargo build --quiet --release --locked --manifest-path bench/lambda-http-peer/Cargo.toml --target-dir target/peer
+# The builds leave hundreds of MB of dirty pages; their writeback, landing in the first case,
+# once made logging look 30% slower than in the same run repeated (BENCHMARKS.md).
+sync
 ours=target/release/rust-hybrid-api
 floor=target/release/examples/floor_actix
 
