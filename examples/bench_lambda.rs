@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 #[path = "support/runtime_api.rs"]
 mod runtime_api;
 
-use runtime_api::{spawn, stop, FakeRuntime};
+use runtime_api::{rss_kib, spawn, stop, FakeRuntime};
 
 fn check(answer: &Value) {
     assert_eq!(
@@ -58,13 +58,7 @@ fn warm(binary: &str, event: &str, count: usize, runtime: &FakeRuntime) -> (Vec<
         .zip(&answered)
         .map(|(s, (a, _))| *a - *s)
         .collect();
-    let rss = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
-        .ok()
-        .and_then(|status| {
-            let line = status.lines().find(|l| l.starts_with("VmRSS:"))?.to_owned();
-            line.split_whitespace().nth(1)?.parse().ok()
-        })
-        .unwrap_or(0);
+    let rss = rss_kib(child.id(), "VmRSS");
     stop(child);
     (latencies, rss)
 }

@@ -8,21 +8,11 @@
 #[path = "support/runtime_api.rs"]
 mod runtime_api;
 
-use runtime_api::{spawn, stop, FakeRuntime};
+use runtime_api::{rss_kib, spawn, stop, FakeRuntime};
 use std::time::Instant;
 
 /// Invocations allowed per wait: each batch must finish within the fake's 30 s wait.
 const BATCH: usize = 5_000;
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            let line = status.lines().find(|l| l.starts_with("VmRSS:"))?.to_owned();
-            line.split_whitespace().nth(1)?.parse().ok()
-        })
-        .unwrap_or(0)
-}
 
 /// Serves `count` more invocations in batches; returns how many were not 200 envelopes.
 fn serve(runtime: &FakeRuntime, count: usize) -> usize {
@@ -64,9 +54,9 @@ fn main() {
     let child = spawn(binary, &runtime);
     let warm_up = (invocations / 10).max(1_000).min(invocations);
     let mut errors = serve(&runtime, warm_up);
-    let rss_warm = rss_kib(child.id());
+    let rss_warm = rss_kib(child.id(), "VmRSS");
     errors += serve(&runtime, invocations - warm_up);
-    let rss_end = rss_kib(child.id());
+    let rss_end = rss_kib(child.id(), "VmRSS");
     let took = started.elapsed();
     stop(child);
 

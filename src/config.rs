@@ -78,7 +78,7 @@ pub struct Settings {
     pub port: u16,
     /// `ROOT_PATH`, normalised.
     pub root_path: RootPath,
-    /// `MAX_BODY_BYTES`; unset means the mode's default (see [`crate::app::AppContext`]).
+    /// `MAX_BODY_BYTES`; unset means the mode's default (see [`crate::context::AppContext`]).
     pub max_body_bytes: Option<usize>,
     /// `SHUTDOWN_TIMEOUT_SECS`
     pub shutdown_timeout: Duration,
@@ -350,43 +350,44 @@ fn is_path_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=:@/".contains(c)
 }
 
+/// A whole number within `range`, or an error naming `variable` that says what was `expected`.
+fn parse_within<T>(
+    variable: &'static str,
+    value: &str,
+    range: std::ops::RangeInclusive<T>,
+    expected: &str,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd,
+{
+    match value.parse::<T>() {
+        Ok(number) if range.contains(&number) => Ok(number),
+        _ => Err(ConfigError::new(variable, value, expected)),
+    }
+}
+
 fn parse_port(value: &str) -> Result<u16, ConfigError> {
-    value
-        .parse()
-        .map_err(|_| ConfigError::new(PORT, value, "expected a whole number from 0 to 65535"))
+    parse_within(
+        PORT,
+        value,
+        0..=u16::MAX,
+        "expected a whole number from 0 to 65535",
+    )
 }
 
 fn parse_body_limit(value: &str) -> Result<usize, ConfigError> {
-    match value.parse::<usize>() {
-        Ok(limit) if limit > 0 => Ok(limit),
-        _ => Err(ConfigError::new(
-            MAX_BODY_BYTES,
-            value,
-            "expected a whole number of bytes, at least 1",
-        )),
-    }
+    let expected = "expected a whole number of bytes, at least 1";
+    parse_within(MAX_BODY_BYTES, value, 1..=usize::MAX, expected)
 }
 
 fn parse_shutdown_secs(value: &str) -> Result<u64, ConfigError> {
-    match value.parse::<u64>() {
-        Ok(secs) if secs <= 3600 => Ok(secs),
-        _ => Err(ConfigError::new(
-            SHUTDOWN_TIMEOUT_SECS,
-            value,
-            "expected a whole number of seconds from 0 to 3600",
-        )),
-    }
+    let expected = "expected a whole number of seconds from 0 to 3600";
+    parse_within(SHUTDOWN_TIMEOUT_SECS, value, 0..=3600, expected)
 }
 
 fn parse_body_timeout_secs(value: &str) -> Result<u64, ConfigError> {
-    match value.parse::<u64>() {
-        Ok(secs) if (1..=3600).contains(&secs) => Ok(secs),
-        _ => Err(ConfigError::new(
-            BODY_TIMEOUT_SECS,
-            value,
-            "expected a whole number of seconds from 1 to 3600",
-        )),
-    }
+    let expected = "expected a whole number of seconds from 1 to 3600";
+    parse_within(BODY_TIMEOUT_SECS, value, 1..=3600, expected)
 }
 
 /// env_logger reads a bare word that is not a level as a target name, so `RUST_LOG=inof` would

@@ -2,6 +2,12 @@
 //! `make test-load` (examples/soak_lambda.rs): std threads and no framework, so it costs little
 //! next to what it measures. It hands out events in turn, at most as many as it is allowed, and
 //! records when each was served and what the function answered.
+//!
+//! The integration tests use their own fake (`tests/api/support/fake_runtime.rs`, on actix-web),
+//! which injects faults: statuses, missing headers, closed connections, refused responses. This
+//! one stays because the benchmark needs a Runtime API that adds almost nothing to the latency it
+//! measures (a hand-written HTTP/1.1 loop on std threads, no framework, no fault paths); the
+//! Lambda soak shares it so that its figures are comparable with the benchmark's.
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -186,4 +192,18 @@ pub fn spawn(binary: &str, runtime: &FakeRuntime) -> Child {
 pub fn stop(mut child: Child) {
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// A `/proc/PID/status` field such as `VmRSS` or `VmHWM`, in KiB; 0 when it cannot be read.
+pub fn rss_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            let line = status
+                .lines()
+                .find(|l| l.split(':').next() == Some(field))?
+                .to_owned();
+            line.split_whitespace().nth(1)?.parse().ok()
+        })
+        .unwrap_or(0)
 }

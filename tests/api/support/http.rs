@@ -152,3 +152,16 @@ fn parse_head(raw: &[u8]) -> (Response, usize) {
     };
     (response, split + 4)
 }
+
+/// Asserts that `GET /health` answers `{"status":"ok"}` within `limit`.
+pub fn assert_health_within(addr: SocketAddr, limit: Duration) {
+    let asked = std::time::Instant::now();
+    let response = get(addr, "/health");
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body, br#"{"status":"ok"}"#);
+    assert!(
+        asked.elapsed() < limit,
+        "/health took {:?}",
+        asked.elapsed()
+    );
+}

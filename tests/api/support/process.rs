@@ -67,6 +67,13 @@ impl Service {
         (service, addr)
     }
 
+    /// The process's peak resident set (`VmHWM`), in KiB.
+    pub fn peak_rss_kib(&self) -> usize {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
