@@ -62,7 +62,7 @@ def http_panel():
     colors = ["#d95f02", "#7570b3", "#e6ab02", "#1b9e77"]
     levels = [50, 75, 90, 99]
     series, ymax = [], 0.0
-    for (name, _, rps, _, percentiles), color in zip(rows, colors):
+    for (name, _, rps, _, percentiles, *_), color in zip(rows, colors):
         values = [float(v) for v in percentiles.split(",")]
         ymax = max(ymax, *values)
         series.append((f"{name}: {float(rps) / 1000:.0f}k req/s", color, list(zip(levels, values)), "floor" in name))

@@ -17,7 +17,6 @@
 
 use crate::config::LogFormat;
 use crate::limits::{LOG_BUFFER_BYTES, LOG_FLUSH_TIMEOUT};
-use crate::middleware::REQUEST_LOG_TARGET;
 use chrono::{SecondsFormat, Utc};
 use log::kv::{self, VisitSource, VisitValue};
 use log::{Level, Record};
@@ -31,11 +30,25 @@ const BATCH_BYTES: usize = 64 * 1024;
 /// How late a line may be written when little is logged.
 const WRITE_EVERY: Duration = Duration::from_millis(100);
 
+/// The log target of request lines; `RUST_LOG=info,request=off` silences them.
+pub const REQUEST_LOG_TARGET: &str = "request";
+
 static OUTPUT: OnceLock<Output> = OnceLock::new();
+static JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether lines are written as JSON, so that callers can leave out of the message what the
+/// fields already say.
+pub fn json() -> bool {
+    JSON.load(std::sync::atomic::Ordering::Relaxed)
+}
 
 /// Installs the global logger with an already validated filter, in `format`, buffered (HTTP
 /// mode) or written through (Lambda mode). A second call is a no-op.
 pub fn init(filter: &str, format: LogFormat, buffered: bool) {
+    JSON.store(
+        format == LogFormat::Json,
+        std::sync::atomic::Ordering::Relaxed,
+    );
     let output = OUTPUT.get_or_init(|| {
         if buffered {
             Output::buffered(Box::new(io::stderr()), format)

@@ -9,6 +9,7 @@
 //! measures (a hand-written HTTP/1.1 loop on std threads, no framework, no fault paths); the
 //! Lambda soak shares it so that its figures are comparable with the benchmark's.
 
+use rust_hybrid_api::config;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -173,10 +174,10 @@ fn serve(stream: TcpStream, shared: &(Mutex<State>, Condvar)) {
 pub fn spawn(binary: &str, runtime: &FakeRuntime) -> Child {
     Command::new(binary)
         .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", &runtime.addr)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env(config::AWS_LAMBDA_RUNTIME_API, &runtime.addr)
+        .env(config::AWS_LAMBDA_FUNCTION_NAME, "bench")
+        .env(config::AWS_LAMBDA_FUNCTION_MEMORY_SIZE, "128")
+        .env(config::AWS_LAMBDA_FUNCTION_VERSION, "$LATEST")
         .envs(std::env::var("BENCH_RUST_LOG").map(|filter| ("RUST_LOG", filter)))
         .stdin(Stdio::null())
         .stdout(Stdio::null())

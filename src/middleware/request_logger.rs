@@ -24,8 +24,7 @@ use std::time::{Duration, Instant};
 /// aws-lambda-web-adapter passes it). The proxy always replaces what a client sent.
 pub const LAMBDA_CONTEXT_HEADER: &str = "x-amzn-lambda-context";
 
-/// The log target of request lines; `RUST_LOG=info,request=off` silences them.
-pub const REQUEST_LOG_TARGET: &str = "request";
+pub use crate::logging::REQUEST_LOG_TARGET;
 
 /// Logs every request, including 404s and errors, with its [`RequestId`], which it also puts in
 /// the request's extensions and the response's `X-Request-Id`. It boxes the response body so
@@ -91,11 +90,13 @@ static SERVED_ONE: AtomicBool = AtomicBool::new(false);
 pub fn log_line(line: &RequestLine<'_>, lambda: Option<&Invocation>) {
     let duration_ms = line.elapsed.as_secs_f64() * 1000.0;
     let (status, method, path, request_id) = (line.status, line.method, line.path, line.request_id);
+    // In JSON the fields carry the line; the message says just enough to read at a glance.
+    let message = Message(line, crate::logging::json());
     match lambda {
         None => log::info!(
             target: REQUEST_LOG_TARGET,
             status, method, path, duration_ms, request_id;
-            "{line}"
+            "{message}"
         ),
         Some(invocation) => {
             let cold_start = !SERVED_ONE.swap(true, Ordering::Relaxed);
@@ -105,8 +106,29 @@ pub fn log_line(line: &RequestLine<'_>, lambda: Option<&Invocation>) {
                 requestId = invocation.request_id.as_str(),
                 xrayTraceId = invocation.xray_trace_id.as_deref(),
                 cold_start;
-                "{line}"
+                "{message}"
             )
+        }
+    }
+}
+
+/// A request line as the log message: the whole line in the text format; `GET /health 200` in
+/// JSON, whose fields hold the rest.
+struct Message<'a>(&'a RequestLine<'a>, bool);
+
+impl fmt::Display for Message<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Message(line, json) = *self;
+        if json {
+            write!(
+                f,
+                "{} {} {}",
+                line.method,
+                EscapedPath(line.path),
+                line.status
+            )
+        } else {
+            line.fmt(f)
         }
     }
 }

@@ -1,5 +1,7 @@
 //! The compiled binary in HTTP mode and at start-up: configuration errors, the startup line,
-//! request log lines and graceful shutdown.
+//! request log lines, graceful shutdown on every stop signal, and a stalled log reader.
+//! Variable names are written out here, not taken from `config`: these tests check the names a
+//! user types and the messages that name them.
 
 use crate::support::http::{self, connect, head, read_response};
 use crate::support::process::{run_to_exit, Service};

@@ -7,6 +7,7 @@ use crate::support::http;
 use crate::support::process::Service;
 use crate::support::spawn_app;
 use crate::support::Response;
+use rust_hybrid_api::config;
 use serde_json::{json, Value};
 
 fn event(name: &str) -> String {
@@ -25,10 +26,10 @@ fn function(events: Vec<impl Into<Invocation>>, root_path: &str) -> (FakeRuntime
 pub(crate) fn lambda_service(runtime: &FakeRuntime, vars: &[(&str, &str)]) -> Service {
     let api = runtime.addr.to_string();
     let mut all = vec![
-        ("AWS_LAMBDA_RUNTIME_API", api.as_str()),
-        ("AWS_LAMBDA_FUNCTION_NAME", "rust-hybrid-api"),
-        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
-        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+        (config::AWS_LAMBDA_RUNTIME_API, api.as_str()),
+        (config::AWS_LAMBDA_FUNCTION_NAME, "rust-hybrid-api"),
+        (config::AWS_LAMBDA_FUNCTION_MEMORY_SIZE, "128"),
+        (config::AWS_LAMBDA_FUNCTION_VERSION, "$LATEST"),
     ];
     all.extend_from_slice(vars);
     Service::start(&all)
@@ -193,14 +194,10 @@ fn a_path_with_spaces_and_line_breaks_is_routed_and_logged_escaped_not_a_crash()
     let mut odd: Value = serde_json::from_str(&event("rest-api-prod-stage-health.json")).unwrap();
     odd["path"] = json!("/he alth\n[REQ] 200");
     let (runtime, mut service) = function(vec![odd.to_string()], "/");
-    let answer = decoded(runtime.next_outcome());
-    let body = answer.assert_json(404);
+    let message = decoded(runtime.next_outcome()).assert_error(404, "not_found");
     assert!(
-        body["message"]
-            .as_str()
-            .unwrap()
-            .contains("/he%20alth%0A%5BREQ%5D%20200"),
-        "{body}"
+        message.contains("/he%20alth%0A%5BREQ%5D%20200"),
+        "{message}"
     );
     let line = service.wait_for_line(|l| l.starts_with("[REQ] 404"));
     assert!(line.contains("/he%20alth%0A%5BREQ%5D%20200"), "{line}");
@@ -417,15 +414,8 @@ fn with_a_larger_body_limit_an_echo_just_under_lambdas_limit_is_served_and_just_
     let served = runtime.next_outcome().into_response();
     assert!(served.to_string().len() <= RESPONSE_LIMIT);
     assert_eq!(served["statusCode"], 200);
-    let refused = decoded(runtime.next_outcome());
-    let body = refused.assert_json(413);
-    assert!(
-        body["message"]
-            .as_str()
-            .unwrap()
-            .contains("Lambda's response limit"),
-        "{body}"
-    );
+    let message = decoded(runtime.next_outcome()).assert_error(413, "payload_too_large");
+    assert!(message.contains("Lambda's response limit"), "{message}");
     service.wait_for_line(|l| l.starts_with("[REQ] 413 | POST    | /echo"));
 }
 
