@@ -27,7 +27,7 @@ help: ## List the targets
 		/^[a-zA-Z0-9_-]+:.*## / { text = $$2; \
 			for (i = 1; i <= n; i++) { eq = index(pairs[i], "="); ref = "$$(" substr(pairs[i], 1, eq - 1) ")"; \
 				while ((at = index(text, ref)) > 0) text = substr(text, 1, at - 1) substr(pairs[i], eq + 1) substr(text, at + length(ref)) } \
-			printf "  %-16s %s\n", $$1, text }' $(MAKEFILE_LIST)
+			printf "  %-20s %s\n", $$1, text }' $(MAKEFILE_LIST)
 
 run-local: ## Run the HTTP server on $HOST:$PORT (default 0.0.0.0:8080)
 	cargo run --release
