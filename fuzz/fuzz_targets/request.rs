@@ -15,7 +15,7 @@ use libfuzzer_sys::fuzz_target;
 use rust_hybrid_api::app::app;
 use rust_hybrid_api::context::AppContext;
 use rust_hybrid_api::config::Settings;
-use rust_hybrid_api::middleware::RequestLine;
+use rust_hybrid_api::logging::RequestLine;
 use std::time::Duration;
 
 const METHODS: [&str; 10] = [

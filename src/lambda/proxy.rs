@@ -15,7 +15,8 @@
 use super::event::{self, Decision, Invocation};
 use super::response::{self, Answer};
 use super::source::Source;
-use crate::middleware::{log_line, RequestId, RequestLine};
+use crate::logging::RequestLine;
+use crate::middleware::{log_line, RequestId};
 use hyper::client::HttpConnector;
 use hyper::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::service::{make_service_fn, service_fn};
@@ -469,7 +470,7 @@ fn repair<T: serde::de::DeserializeOwned>(headers: &mut HeaderMap, name: &str, r
 
 fn excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
-    crate::middleware::EscapedPath(&text).to_string()
+    crate::logging::EscapedPath(&text).to_string()
 }
 
 fn plain(status: StatusCode, text: &str) -> Response<Body> {

@@ -8,7 +8,4 @@ mod request_logger;
 pub use head::drop_head_body;
 pub use request_head::check_request_head;
 pub use request_id::{RequestId, X_REQUEST_ID};
-pub use request_logger::{
-    log_line, log_request, EscapedPath, Invocation, RequestLine, LAMBDA_CONTEXT_HEADER,
-    REQUEST_LOG_TARGET,
-};
+pub use request_logger::{log_line, log_request, Invocation, LAMBDA_CONTEXT_HEADER};

@@ -5,7 +5,7 @@ use actix_web::test::{self, TestRequest};
 use proptest::prelude::*;
 use rust_hybrid_api::app::app;
 use rust_hybrid_api::context::AppContext;
-use rust_hybrid_api::middleware::RequestLine;
+use rust_hybrid_api::logging::RequestLine;
 use serde_json::Value;
 use std::time::Duration;
 
