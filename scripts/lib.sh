@@ -4,11 +4,13 @@
 #   source scripts/lib.sh
 #   port=$(free_port)                       a free loopback port
 #   start_server LOG COMMAND...             runs COMMAND in its own session, stderr and stdout
-#                                           to LOG; sets server_pid; stopped again on EXIT
+#                                           to LOG; sets server_pid; stopped again on EXIT;
+#                                           several may run at once
 #   wait_for_url URL [SECONDS]              polls URL every 50 ms until it answers (default
 #                                           10 s); fails, showing LOG, if the server exits or
 #                                           time runs out
-#   stop_server                             stops the server and everything it started
+#   stop_server                             stops every server started, and everything they
+#                                           started
 #   rss_kib PID [FIELD]                     VmRSS (or another /proc status field) in KiB
 
 free_port() {
@@ -17,6 +19,7 @@ free_port() {
 
 server_pid=''
 server_log=''
+server_pids=()
 
 start_server() {
   server_log=$1
@@ -24,6 +27,7 @@ start_server() {
   # Its own session, so stop_server can end a server that runs children (cargo lambda watch).
   setsid "$@" >"$server_log" 2>&1 &
   server_pid=$!
+  server_pids+=("$server_pid")
   trap stop_server EXIT
 }
 
@@ -43,11 +47,13 @@ wait_for_url() {
 }
 
 stop_server() {
-  if [ -n "$server_pid" ]; then
-    kill -- "-$server_pid" 2>/dev/null || kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-    server_pid=''
-  fi
+  local pid
+  for pid in "${server_pids[@]}"; do
+    kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  server_pids=()
+  server_pid=''
 }
 
 rss_kib() {
