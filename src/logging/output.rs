@@ -7,6 +7,11 @@
 //! Waking it every 64 KiB rather than 256 KiB still cost 0.8% of the server's CPU in JSON.)
 //! In Lambda mode every line is written before the call that logs it returns: Lambda may freeze
 //! the sandbox as soon as the response is posted, and its log agent always reads stderr.
+//!
+//! Why not a crate: tracing-appender's non-blocking writer (bounded, lossy) serves `tracing`,
+//! not the `log` facade, and sends each line through a channel to its worker, the per-line
+//! hand-off measured above; flexi_logger's async mode is also a channel per line, and it would
+//! replace env_logger. What is needed here is one lock, a `Vec` and a thread.
 
 use super::format::write_record;
 use crate::config::LogFormat;
