@@ -100,18 +100,14 @@ impl RequestLine<'_> {
         out.extend_from_slice(&b"  "[..3usize.saturating_sub(decimal_digits(self.status))]);
         push_integer(out, self.status);
         out.extend_from_slice(b" | ");
-        out.extend_from_slice(self.method.as_bytes());
-        out.extend_from_slice(&b"       "[..7usize.saturating_sub(self.method.chars().count())]);
+        let written = push_escaped(out, self.method);
+        out.extend_from_slice(&b"       "[..7usize.saturating_sub(written)]);
         out.extend_from_slice(b" | ");
-        if is_printable_ascii(self.path) {
-            out.extend_from_slice(self.path.as_bytes());
-        } else {
-            let _ = write!(out, "{}", EscapedPath(self.path));
-        }
+        push_escaped(out, self.path);
         out.extend_from_slice(b" | ");
         push_elapsed(out, self.elapsed);
         out.extend_from_slice(b" | ");
-        out.extend_from_slice(self.request_id.as_bytes());
+        push_escaped(out, self.request_id);
     }
 
     fn write_json(&self, out: &mut Vec<u8>, lambda: Option<&LambdaFields<'_>>) {
@@ -167,7 +163,7 @@ impl fmt::Display for RequestLine<'_> {
     }
 }
 
-/// A path that cannot break a log line: control characters, the Unicode line and paragraph
+/// A field (a path, a method) that cannot break a log line: control characters, the Unicode line and paragraph
 /// separators and backslashes are written as escapes (`\n`, `\u{1b}`, `\\`).
 #[derive(Debug, Clone, Copy)]
 pub struct EscapedPath<'a>(pub &'a str);
@@ -187,6 +183,19 @@ impl fmt::Display for EscapedPath<'_> {
         }
         Ok(())
     }
+}
+
+/// Appends `text` as [`EscapedPath`] writes it; returns how many characters that took. Every
+/// text field of a request line goes through here: a Lambda event can put any string in a
+/// method or a path.
+fn push_escaped(out: &mut Vec<u8>, text: &str) -> usize {
+    if is_printable_ascii(text) {
+        out.extend_from_slice(text.as_bytes());
+        return text.len();
+    }
+    let start = out.len();
+    let _ = write!(out, "{}", EscapedPath(text));
+    std::str::from_utf8(&out[start..]).map_or(0, |escaped| escaped.chars().count())
 }
 
 /// Whether `text` is printable ASCII without a backslash, which [`EscapedPath`] leaves as it is.
@@ -446,10 +455,10 @@ mod tests {
         format!(
             "[REQ] {:>3} | {:<7} | {} | {:.1?} | {}",
             line.status,
-            line.method,
+            EscapedPath(line.method).to_string(),
             EscapedPath(line.path),
             line.elapsed,
-            line.request_id
+            EscapedPath(line.request_id)
         )
     }
 
@@ -481,6 +490,37 @@ mod tests {
         assert_eq!(
             logged,
             "[REQ] 404 | GET     | /health\\n[REQ] 200 | GET     | /admin | 1.0µs\\r\\u{1b}[2J\\u{2028}\\\\ | 7.2µs | r1"
+        );
+    }
+
+    #[test]
+    fn control_characters_in_the_method_cannot_start_a_new_line() {
+        let forged = "GET\n[REQ] 200 | GET     | /admin | 1.0µs | forged";
+        let logged = text(400, forged, "/health", 7);
+        assert_eq!(logged.lines().count(), 1);
+        assert_eq!(
+            logged,
+            "[REQ] 400 | GET\\n[REQ] 200 | GET     | /admin | 1.0µs | forged | /health | 7.2µs | r1"
+        );
+        assert_eq!(
+            text(400, "G\tT", "/", 1),
+            "[REQ] 400 | G\\tT    | / | 1.2µs | r1",
+            "padded by what is written"
+        );
+    }
+
+    #[test]
+    fn control_characters_in_the_request_id_cannot_start_a_new_line() {
+        let line = RequestLine {
+            status: 200,
+            method: "GET",
+            path: "/",
+            elapsed: Duration::from_nanos(1_200),
+            request_id: "r1\n[REQ] 200 | GET     | /admin",
+        };
+        assert_eq!(
+            line.to_string(),
+            "[REQ] 200 | GET     | / | 1.2µs | r1\\n[REQ] 200 | GET     | /admin"
         );
     }
 
@@ -531,12 +571,14 @@ mod tests {
         #[test]
         fn text_lines_are_the_original_format_for_any_input(
             status in any::<u16>(),
-            method in "[A-Z]{0,12}|\\PC{0,10}",
+            method in "[A-Z]{0,12}|\\PC{0,10}|[\\x00-\\x7f\u{2028}]{0,10}",
             path in "\\PC{0,40}|[\\x00-\\x7f\u{80}-\u{a0}\u{2028}\u{2029}]{0,40}",
+            request_id in "[a-z0-9-]{1,32}|[\\x00-\\x7f]{0,10}",
             nanos in any::<u64>(),
         ) {
-            let line = RequestLine { status, method: &method, path: &path, elapsed: Duration::from_nanos(nanos), request_id: "r1" };
+            let line = RequestLine { status, method: &method, path: &path, elapsed: Duration::from_nanos(nanos), request_id: &request_id };
             prop_assert_eq!(line.to_string(), reference_text(&line));
+            prop_assert_eq!(line.to_string().lines().count(), 1);
         }
 
         #[test]
