@@ -37,6 +37,9 @@ pub const AWS_LAMBDA_FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
 pub const AWS_LAMBDA_FUNCTION_MEMORY_SIZE: &str = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE";
 /// The function's version; set by Lambda, required by lambda_runtime.
 pub const AWS_LAMBDA_FUNCTION_VERSION: &str = "AWS_LAMBDA_FUNCTION_VERSION";
+/// How many invocations one execution environment is sent at once; set by Lambda Managed
+/// Instances from the function's `PerExecutionEnvironmentMaxConcurrency`, unset (one) elsewhere.
+pub const AWS_LAMBDA_MAX_CONCURRENCY: &str = "AWS_LAMBDA_MAX_CONCURRENCY";
 
 const SET_BY_LAMBDA: &str =
     "Lambda sets it; when emulating Lambda, set it too (or unset AWS_LAMBDA_* for HTTP mode)";
@@ -45,6 +48,9 @@ const DEFAULT_PORT: u16 = 8080;
 const DEFAULT_HOST: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
 const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 10;
 const DEFAULT_BODY_TIMEOUT_SECS: u64 = 30;
+/// The largest `AWS_LAMBDA_MAX_CONCURRENCY`: Lambda's own maximum for
+/// `PerExecutionEnvironmentMaxConcurrency`.
+pub const MAX_LAMBDA_CONCURRENCY: u16 = 1600;
 const LOG_LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
 
 /// The validated configuration.
@@ -65,6 +71,7 @@ const LOG_LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"]
 /// | `LOG_FORMAT`            | `text` or `json`                     | `text`    |
 /// | `AWS_LAMBDA_LOG_FORMAT` | set by Lambda: `Text` or `JSON`      | `Text`    |
 /// | `AWS_LAMBDA_LOG_LEVEL`  | set by Lambda: the level without `RUST_LOG` | `INFO` |
+/// | `AWS_LAMBDA_MAX_CONCURRENCY` | set by Lambda Managed Instances: invocations at once, 1–1600 | `1` |
 ///
 /// An empty variable counts as unset. `LOG_FORMAT` wins over `AWS_LAMBDA_LOG_FORMAT`, and
 /// `RUST_LOG` over `AWS_LAMBDA_LOG_LEVEL`.
@@ -100,6 +107,9 @@ pub enum Mode {
         /// Where the Runtime API listens: `host:port`, or `http://host:port/base` as emulators
         /// set it.
         runtime_api: String,
+        /// How many invocations to serve at once (`AWS_LAMBDA_MAX_CONCURRENCY`); 1 on classic
+        /// Lambda.
+        concurrency: u16,
     },
 }
 
@@ -143,7 +153,18 @@ impl Mode {
                 "expected the function's memory in MB, such as 128",
             ));
         }
-        Ok(Mode::Lambda { runtime_api })
+        let concurrency = get(AWS_LAMBDA_MAX_CONCURRENCY).map_or(Ok(1), |v| {
+            parse_within(
+                AWS_LAMBDA_MAX_CONCURRENCY,
+                &v,
+                1..=MAX_LAMBDA_CONCURRENCY,
+                "expected a whole number of invocations from 1 to 1600",
+            )
+        })?;
+        Ok(Mode::Lambda {
+            runtime_api,
+            concurrency,
+        })
     }
 }
 
@@ -760,9 +781,35 @@ mod tests {
         assert_eq!(
             launch(&COMPLETE),
             Ok(Mode::Lambda {
-                runtime_api: "127.0.0.1:9001".into()
+                runtime_api: "127.0.0.1:9001".into(),
+                concurrency: 1,
             })
         );
+    }
+
+    #[test]
+    fn max_concurrency_is_one_unless_lambda_sets_a_larger_whole_number() {
+        let concurrency = |value: &str| {
+            let mut vars = COMPLETE.to_vec();
+            vars.push((AWS_LAMBDA_MAX_CONCURRENCY, value));
+            launch(&vars).map(|mode| match mode {
+                Mode::Lambda { concurrency, .. } => concurrency,
+                Mode::Http => unreachable!("a complete Lambda environment"),
+            })
+        };
+        assert_eq!(concurrency(""), Ok(1));
+        assert_eq!(concurrency("1"), Ok(1));
+        assert_eq!(concurrency("8"), Ok(8));
+        assert_eq!(concurrency("1600"), Ok(1600));
+        for bad in ["0", "-1", "8.5", "eight", " 8", "1601", "99999999999"] {
+            assert_eq!(
+                concurrency(bad).unwrap_err().to_string(),
+                format!(
+                    "invalid AWS_LAMBDA_MAX_CONCURRENCY={bad:?}: expected a whole number of \
+                     invocations from 1 to 1600"
+                ),
+            );
+        }
     }
 
     #[test]

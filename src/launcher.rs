@@ -4,7 +4,7 @@
 use crate::app::app;
 use crate::config::{ConfigError, Mode, Settings};
 use crate::context::AppContext;
-use crate::limits::{CLIENT_REQUEST_TIMEOUT, KEEP_ALIVE};
+use crate::limits::{CLIENT_REQUEST_TIMEOUT, KEEP_ALIVE, LAMBDA_DRAIN_TIMEOUT};
 use crate::{lambda, logging};
 use actix_web::dev::Server;
 use actix_web::HttpServer;
@@ -26,7 +26,10 @@ pub fn run() -> Result<(), LaunchError> {
     let system = actix_rt::System::new();
     let result = match &settings.mode {
         Mode::Http => system.block_on(serve_http(&settings)),
-        Mode::Lambda { runtime_api } => system.block_on(serve_lambda(&settings, runtime_api)),
+        Mode::Lambda {
+            runtime_api,
+            concurrency,
+        } => system.block_on(serve_lambda(&settings, runtime_api, *concurrency)),
     };
     logging::flush();
     result
@@ -85,21 +88,29 @@ async fn serve_http(settings: &Settings) -> Result<(), LaunchError> {
     Ok(())
 }
 
-async fn serve_lambda(settings: &Settings, runtime_api: &str) -> Result<(), LaunchError> {
+async fn serve_lambda(
+    settings: &Settings,
+    runtime_api: &str,
+    concurrency: u16,
+) -> Result<(), LaunchError> {
     let ctx = AppContext::new(settings);
     log::info!(
-        "starting mode=lambda runtime_api={runtime_api} root={} version={}",
+        "starting mode=lambda runtime_api={runtime_api} concurrency={concurrency} root={} version={}",
         settings.root_path,
         env!("CARGO_PKG_VERSION")
     );
     let mut signals = ShutdownSignals::install().map_err(LaunchError::Server)?;
-    tokio::select! {
-        result = lambda::serve(ctx, runtime_api) => result.map_err(LaunchError::Lambda),
-        signal = signals.recv() => {
-            log::info!("{signal} received: stopping");
-            Ok(())
-        }
-    }
+    let shutdown = async move {
+        let signal = signals.recv().await;
+        log::info!(
+            "{signal} received: stopping; invocations in flight have {LAMBDA_DRAIN_TIMEOUT:?} to be answered"
+        );
+    };
+    lambda::serve(ctx, runtime_api, concurrency, shutdown)
+        .await
+        .map_err(LaunchError::Lambda)?;
+    log::info!("stopped");
+    Ok(())
 }
 
 /// The signals that stop the service, all the same way: stop taking requests, let in-flight

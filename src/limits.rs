@@ -14,6 +14,7 @@
 //! | [`KEEP_ALIVE`] | 5 s idle between requests | connection closed |
 //! | [`LOG_BUFFER_BYTES`] | 1 MiB of log lines waiting for a stalled stderr (HTTP mode) | lines dropped, then counted in one WARN line |
 //! | [`LOG_FLUSH_TIMEOUT`] | 5 s to write out the log at exit | the rest is lost |
+//! | [`LAMBDA_DRAIN_TIMEOUT`] | 1.5 s for invocations in flight to be answered after SIGTERM (Lambda mode) | the process exits 0 without them, with one WARN line |
 //!
 //! The settings with limits of their own (`BODY_TIMEOUT_SECS`, `SHUTDOWN_TIMEOUT_SECS`) are in
 //! [`crate::config`].
@@ -62,6 +63,11 @@ pub const LOG_BUFFER_BYTES: usize = 1024 * 1024;
 
 /// How long the log is given to be written out at exit when stderr is stalled.
 pub const LOG_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long Lambda mode waits, after a stop signal, for the invocations in flight to be answered
+/// and posted. Lambda gives a runtime about 2 s between SIGTERM and SIGKILL; this leaves time
+/// to write out the log and exit.
+pub const LAMBDA_DRAIN_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// Whether a JSON text of `body` can be answered as a Lambda text body within
 /// [`LAMBDA_RESPONSE_LIMIT`]: its length as a JSON string, plus [`ENVELOPE_ALLOWANCE`].

@@ -20,6 +20,10 @@ use serde_json::{json, Map, Value};
 /// Whatever a client sent under this name, or [`LAMBDA_CONTEXT_HEADER`], is replaced.
 pub const REQUEST_CONTEXT_HEADER: &str = "x-amzn-request-context";
 
+/// The invocation's X-Ray trace id, for the app, when more than one invocation runs at a time
+/// (as lambda_http passes it); replaces what a client or load balancer sent under this name.
+pub const TRACE_ID_HEADER: &str = "x-amzn-trace-id";
+
 /// The sources this function answers, for the message of an invocation error.
 const SUPPORTED: &str = "this function answers HTTP events only: API Gateway REST APIs, \
     HTTP APIs (payload 1.0 and 2.0), Lambda Function URLs and Application Load Balancers";
@@ -69,8 +73,9 @@ pub enum Decision {
     },
 }
 
-/// Decides what to do with the raw event `raw` of `invocation`.
-pub fn normalize(raw: &[u8], invocation: &Invocation) -> Decision {
+/// Decides what to do with the raw event `raw` of `invocation`. With `trace_header`, the
+/// invocation's trace id also goes to the app in [`TRACE_ID_HEADER`].
+pub fn normalize(raw: &[u8], invocation: &Invocation, trace_header: bool) -> Decision {
     let value: Value = match serde_json::from_slice(raw) {
         Ok(value) => value,
         Err(err) => return refuse(format!("the event is not JSON ({err})")),
@@ -85,7 +90,7 @@ pub fn normalize(raw: &[u8], invocation: &Invocation) -> Decision {
         Ok(source) => source,
         Err(description) => return refuse(description),
     };
-    Request::read(&event, source).into_decision(&event, invocation)
+    Request::read(&event, source).into_decision(&event, invocation, trace_header)
 }
 
 fn refuse(description: String) -> Decision {
@@ -238,8 +243,13 @@ impl Request {
 
     /// Checks what lambda-web would otherwise panic on or answer in plain text, then builds the
     /// payload 2.0 event.
-    fn into_decision(self, event: &Map<String, Value>, invocation: &Invocation) -> Decision {
-        let body = event.get("body").and_then(Value::as_str);
+    fn into_decision(
+        self,
+        event: &Map<String, Value>,
+        invocation: &Invocation,
+        trace_header: bool,
+    ) -> Decision {
+        let body = event.get("body").filter(|body| !body.is_null());
         let base64 = event
             .get("isBase64Encoded")
             .and_then(Value::as_bool)
@@ -258,12 +268,20 @@ impl Request {
                 request_id,
             };
         }
+        let body = body.and_then(Value::as_str);
         let context = event.get("requestContext").cloned().unwrap_or(json!({}));
-        let mut headers = Map::with_capacity(self.headers.len() + 2);
+        let trace_id = invocation.trace_id.as_deref().filter(|_| trace_header);
+        let mut headers = Map::with_capacity(self.headers.len() + 3);
         for (name, value) in self.headers {
-            if name != REQUEST_CONTEXT_HEADER && name != LAMBDA_CONTEXT_HEADER {
+            let ours = name == REQUEST_CONTEXT_HEADER
+                || name == LAMBDA_CONTEXT_HEADER
+                || (name == TRACE_ID_HEADER && trace_id.is_some());
+            if !ours {
                 headers.insert(name, Value::String(value));
             }
+        }
+        if let Some(trace_id) = trace_id {
+            headers.insert(TRACE_ID_HEADER.into(), trace_id.into());
         }
         headers.insert(REQUEST_CONTEXT_HEADER.into(), context.to_string().into());
         headers.insert(
@@ -302,8 +320,15 @@ impl Request {
     }
 
     /// Why the request cannot be handed to the app, if it cannot.
-    fn invalid(&self, body: Option<&str>, base64: bool) -> Option<ApiError> {
+    fn invalid(&self, body: Option<&Value>, base64: bool) -> Option<ApiError> {
         let bad = |detail: String| Some(ApiError::InvalidRequest { detail });
+        if let Some(body) = body.filter(|body| !body.is_string()) {
+            return bad(format!(
+                "The event's body is {}, not a string.",
+                kind_of(body)
+            ));
+        }
+        let body = body.and_then(Value::as_str);
         if self.method.is_empty() || !self.method.bytes().all(is_token_byte) {
             return bad(format!(
                 "The event's HTTP method {:?} is not a valid method.",
@@ -532,7 +557,11 @@ mod tests {
 
     /// The reshaped event for `event`, which must be forwarded.
     fn forwarded(event: Value) -> (Value, Source) {
-        match normalize(event.to_string().as_bytes(), &invocation()) {
+        forwarded_with(event, false)
+    }
+
+    fn forwarded_with(event: Value, trace_header: bool) -> (Value, Source) {
+        match normalize(event.to_string().as_bytes(), &invocation(), trace_header) {
             Decision::Forward { event, source } => {
                 (serde_json::from_slice(&event).unwrap(), source)
             }
@@ -541,14 +570,14 @@ mod tests {
     }
 
     fn answered(event: Value) -> ApiError {
-        match normalize(event.to_string().as_bytes(), &invocation()) {
+        match normalize(event.to_string().as_bytes(), &invocation(), false) {
             Decision::Answer { error, .. } => error,
             other => panic!("expected Answer, got {other:?}"),
         }
     }
 
     fn refused(raw: &str) -> String {
-        match normalize(raw.as_bytes(), &invocation()) {
+        match normalize(raw.as_bytes(), &invocation(), false) {
             Decision::Refuse {
                 error_type,
                 message,
@@ -682,6 +711,44 @@ mod tests {
             serde_json::from_str(event["headers"][REQUEST_CONTEXT_HEADER].as_str().unwrap())
                 .unwrap();
         assert_eq!(request["stage"], "$default");
+    }
+
+    #[test]
+    fn with_the_trace_header_the_app_gets_the_invocations_trace_id_in_place_of_the_clients() {
+        let event = json!({
+            "version": "2.0", "rawPath": "/", "headers": {"x-amzn-trace-id": "Root=client"},
+            "requestContext": {"http": {"method": "GET"}}
+        });
+        let (concurrent, _) = forwarded_with(event.clone(), true);
+        assert_eq!(concurrent["headers"][TRACE_ID_HEADER], "Root=1-2-3");
+        let (sequential, _) = forwarded_with(event, false);
+        assert_eq!(sequential["headers"][TRACE_ID_HEADER], "Root=client");
+    }
+
+    #[test]
+    fn a_body_that_is_not_a_string_or_null_is_an_invalid_request_saying_so() {
+        let echo = |body: Value| {
+            json!({"version": "2.0", "rawPath": "/echo", "body": body,
+                   "requestContext": {"http": {"method": "POST"}}})
+        };
+        for (body, kind) in [
+            (json!({"a": 1}), "a JSON object"),
+            (json!(12), "a JSON number"),
+            (json!([1]), "a JSON array"),
+            (json!(true), "a JSON boolean"),
+        ] {
+            let error = answered(echo(body));
+            assert_eq!(error.code(), "invalid_request");
+            assert!(
+                error
+                    .to_json()
+                    .contains(&format!("is {kind}, not a string")),
+                "{}",
+                error.to_json()
+            );
+        }
+        let (null_body, _) = forwarded(echo(Value::Null));
+        assert!(null_body.get("body").is_none());
     }
 
     #[test]

@@ -3,14 +3,26 @@
 //! itself uses. On the way in it reshapes each event ([`super::event`]); on the way out it
 //! reshapes each answer for its source and keeps it within Lambda's limit ([`super::response`]).
 //!
-//! It asks the Runtime API for the first event as soon as it starts, rather than when
-//! lambda_runtime first asks, so the event is on its way while lambda-web builds the App: that
-//! took exec → first response from 2.1× to 1.2× the lambda_http peer (`make bench`). Later
-//! events are asked for when lambda_runtime asks: asking earlier gained nothing measurable.
+//! **Polls.** Every lambda-web loop keeps one `GET /next` open here; the proxy keeps at most as
+//! many open upstream as loops are waiting, so with `AWS_LAMBDA_MAX_CONCURRENCY` loops Lambda
+//! sees that many polls and never more. An upstream poll is not tied to the loop that caused it:
+//! if that loop goes away mid-poll, the event waits for the next loop that asks, rather than
+//! being lost. The first poll is sent as soon as the proxy starts, so the event is on its way
+//! while lambda-web builds the App: that took exec → first response from 2.1× to 1.2× the
+//! lambda_http peer (`make bench`).
+//!
+//! **Per invocation.** Answers are matched to their invocation by request id, and carry back
+//! the `Lambda-Runtime-Invocation-Id` the event came with, if any (Lambda then refuses a late
+//! answer with 410 Gone, which is logged and passed over). With more than one loop, the trace id
+//! is kept from lambda_runtime, which would write it into the process environment
+//! (`_X_AMZN_TRACE_ID`) where concurrent invocations overwrite each other's; each request gets
+//! its own in `x-amzn-trace-id` and `x-amzn-lambda-context` instead.
 //!
 //! It also absorbs what would make lambda_runtime panic: a `/next` answer without a request id or
 //! deadline ends the process with one clear line, a malformed Client-Context or Cognito header is
-//! dropped with a warning, and a refused `/response` is logged rather than ignored.
+//! dropped with a warning, and a refused `/response` is logged rather than ignored. On shutdown
+//! ([`Proxy::drain`]) it opens no new polls and waits for every invocation in flight to be
+//! answered.
 
 use super::event::{self, Decision, Invocation};
 use super::response::{self, Answer};
@@ -21,16 +33,18 @@ use hyper::client::HttpConnector;
 use hyper::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::service::{make_service_fn, service_fn};
 use hyper::{Body, Client, Method, Request, Response, StatusCode, Uri};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::net::{SocketAddr, TcpListener};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use tokio::sync::{mpsc, oneshot, watch};
 
-/// What the Runtime API answered to `GET /next`: status, headers, body.
+/// What the Runtime API answered: status, headers, body.
 type Fetched = Result<(StatusCode, HeaderMap, hyper::body::Bytes), String>;
+
+/// An event ready for lambda_runtime: the headers of its `/next` answer and the reshaped event.
+type Ready = (HeaderMap, Vec<u8>);
 
 const NEXT: &str = "/2018-06-01/runtime/invocation/next";
 const INVOCATION: &str = "/2018-06-01/runtime/invocation/";
@@ -40,32 +54,40 @@ const FUNCTION_ARN: &str = "lambda-runtime-invoked-function-arn";
 const TRACE_ID: &str = "lambda-runtime-trace-id";
 const CLIENT_CONTEXT: &str = "lambda-runtime-client-context";
 const COGNITO_IDENTITY: &str = "lambda-runtime-cognito-identity";
+/// Added to the Runtime API in 2026: echoed on the invocation's `/response` and `/error`, so
+/// Lambda can refuse (410 Gone) an answer that comes after the invocation timed out.
+pub const INVOCATION_ID: &str = "lambda-runtime-invocation-id";
+const ERROR_TYPE: &str = "lambda-runtime-function-error-type";
 
 /// A running proxy: where lambda_runtime should connect, and what ends it.
 pub struct Proxy {
     /// The loopback address to give lambda_runtime as `AWS_LAMBDA_RUNTIME_API`.
     pub addr: SocketAddr,
+    relay: Arc<Relay>,
     fatal: mpsc::UnboundedReceiver<String>,
 }
 
 impl Proxy {
     /// Binds a loopback port and starts relaying to `runtime_api` (`host:port`, or
-    /// `http://host:port/base` as emulators set it). Must be called inside a tokio runtime.
-    pub fn start(runtime_api: &str) -> std::io::Result<Self> {
-        let upstream = Upstream::new(runtime_api);
+    /// `http://host:port/base` as emulators set it) for `concurrency` loops. Must be called
+    /// inside a tokio runtime.
+    pub fn start(runtime_api: &str, concurrency: u16) -> std::io::Result<Self> {
         let listener = TcpListener::bind(("127.0.0.1", 0))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let (fatal_tx, fatal) = mpsc::unbounded_channel();
         let relay = Arc::new(Relay {
-            upstream,
+            upstream: Upstream::new(runtime_api),
+            concurrent: concurrency > 1,
             pending: Mutex::default(),
-            prefetched: Mutex::default(),
+            polls: Mutex::default(),
+            in_flight: watch::Sender::new(0),
             fatal: fatal_tx,
         });
-        relay.prefetch();
+        relay.poll_ahead();
+        let serving = Arc::clone(&relay);
         let make = make_service_fn(move |_| {
-            let relay = relay.clone();
+            let relay = serving.clone();
             async move {
                 Ok::<_, Infallible>(service_fn(move |req| {
                     let relay = relay.clone();
@@ -83,7 +105,7 @@ impl Proxy {
                 log::error!("Runtime API proxy stopped: {err}");
             }
         });
-        Ok(Proxy { addr, fatal })
+        Ok(Proxy { addr, relay, fatal })
     }
 
     /// Yields to the scheduler a few times, so that the first `GET /next` (a spawned task)
@@ -101,6 +123,16 @@ impl Proxy {
             Some(reason) => reason,
             None => std::future::pending().await,
         }
+    }
+
+    /// Opens no more polls and waits, at most `within`, until every invocation received has
+    /// been answered; returns how many were still unanswered.
+    pub async fn drain(&self, within: Duration) -> usize {
+        self.relay.polls().draining = true;
+        let mut in_flight = self.relay.in_flight.subscribe();
+        let _ = tokio::time::timeout(within, in_flight.wait_for(|n| *n == 0)).await;
+        let left = *self.relay.in_flight.borrow();
+        left
     }
 }
 
@@ -140,7 +172,7 @@ impl Upstream {
         path: &str,
         headers: &HeaderMap,
         body: hyper::body::Bytes,
-    ) -> Result<(StatusCode, HeaderMap, hyper::body::Bytes), String> {
+    ) -> Fetched {
         let mut last_error = String::new();
         for _ in 0..2 {
             let mut request = Request::builder()
@@ -171,29 +203,61 @@ impl Upstream {
 
 struct Relay {
     upstream: Upstream,
-    /// The source of each invocation lambda-web is handling, by request id.
-    pending: Mutex<HashMap<String, Source>>,
-    /// The `GET /next` already sent to the Runtime API, if any.
-    prefetched: Mutex<Option<JoinHandle<Fetched>>>,
+    /// More than one loop: trace ids go to each request, never to lambda_runtime.
+    concurrent: bool,
+    /// The invocations lambda-web is handling, by request id.
+    pending: Mutex<HashMap<String, Pending>>,
+    polls: Mutex<Polls>,
+    /// Invocations received and not yet answered.
+    in_flight: watch::Sender<usize>,
     fatal: mpsc::UnboundedSender<String>,
 }
 
+/// What the answer to an invocation lambda-web is handling needs.
+struct Pending {
+    source: Source,
+    invocation_id: Option<HeaderValue>,
+}
+
+/// The `GET /next` requests: the loops' and the proxy's own.
+#[derive(Default)]
+struct Polls {
+    /// Events fetched that no loop has taken yet, because the loop that asked went away.
+    ready: VecDeque<Ready>,
+    /// Loops waiting for an event.
+    waiting: VecDeque<oneshot::Sender<Ready>>,
+    /// Polls open upstream; never more than loops waiting, plus the first one.
+    upstream: usize,
+    /// Shutting down: no new upstream polls.
+    draining: bool,
+}
+
+/// What became of one event the Runtime API sent.
+enum Taken {
+    /// For lambda-web.
+    Event(Ready),
+    /// Answered, or refused, here.
+    Handled,
+    /// The Runtime API cannot be worked with; the process ends.
+    Fatal,
+}
+
 impl Relay {
-    /// Sends `GET /next` to the Runtime API now; the next `/next` from lambda_runtime takes its
-    /// answer instead of asking again. Called once, at start.
-    fn prefetch(self: &Arc<Self>) {
-        let relay = Arc::clone(self);
-        let task = tokio::spawn(async move { relay.fetch_next().await });
-        *self.prefetched.lock().expect("never held across a panic") = Some(task);
+    fn polls(&self) -> MutexGuard<'_, Polls> {
+        self.polls.lock().expect("never held across a panic")
     }
 
-    async fn fetch_next(&self) -> Fetched {
-        self.upstream
-            .send(Method::GET, NEXT, &HeaderMap::new(), Default::default())
-            .await
+    fn pending(&self) -> MutexGuard<'_, HashMap<String, Pending>> {
+        self.pending.lock().expect("never held across a panic")
     }
 
-    async fn handle(&self, req: Request<Body>) -> Response<Body> {
+    /// Opens one upstream poll before any loop asks. Called once, at start.
+    fn poll_ahead(self: &Arc<Self>) {
+        self.polls().upstream += 1;
+        tokio::spawn(Arc::clone(self).poll_upstream());
+    }
+
+    async fn handle(self: Arc<Self>, req: Request<Body>) -> Response<Body> {
         let path = req.uri().path().to_owned();
         if req.method() == Method::GET && path == NEXT {
             return self.next().await;
@@ -203,168 +267,281 @@ impl Relay {
             Ok(body) => body,
             Err(err) => return plain(StatusCode::BAD_REQUEST, &err.to_string()),
         };
-        if let Some(request_id) = path
+        let answered = path
             .strip_prefix(INVOCATION)
-            .and_then(|rest| rest.strip_suffix("/response"))
-        {
-            return self.respond(request_id, &body).await;
-        }
-        // Invocation and init errors, and anything else, pass through as they are.
-        let path_and_query = parts
-            .uri
-            .path_and_query()
-            .map_or(path.as_str(), |p| p.as_str());
-        match self
-            .upstream
-            .send(parts.method, path_and_query, &parts.headers, body)
-            .await
-        {
-            Ok((status, _, body)) => plain_bytes(status, body),
-            Err(err) => {
-                log::error!("Runtime API unreachable for {path}: {err}");
-                plain(StatusCode::BAD_GATEWAY, &err)
+            .and_then(|rest| rest.rsplit_once('/'));
+        match answered {
+            Some((request_id, "response")) => self.respond(request_id, &body).await,
+            Some((request_id, "error")) => {
+                let pending = self.pending().remove(request_id);
+                let invocation_id = pending.as_ref().and_then(|p| p.invocation_id.clone());
+                let status = self
+                    .post(request_id, "error", invocation_id, parts.headers, body)
+                    .await;
+                if pending.is_some() {
+                    self.answered();
+                }
+                plain(status, "")
             }
-        }
-    }
-
-    /// Fetches events until one is for lambda-web, answering or refusing the others here.
-    async fn next(&self) -> Response<Body> {
-        loop {
-            let prefetched = self
-                .prefetched
-                .lock()
-                .expect("never held across a panic")
-                .take();
-            let fetched = match prefetched {
-                Some(task) => task.await.unwrap_or_else(|e| Err(e.to_string())),
-                None => self.fetch_next().await,
-            };
-            let (status, mut headers, body) = match fetched {
-                Ok(answer) => answer,
-                Err(err) => {
-                    return self
-                        .fail(format!("cannot reach the Runtime API: {err}"))
-                        .await
-                }
-            };
-            let invocation = match invocation(status, &mut headers, &body) {
-                Ok(invocation) => invocation,
-                Err(reason) => return self.fail(reason).await,
-            };
-            match event::normalize(&body, &invocation) {
-                Decision::Forward { event, source } => {
-                    self.pending
-                        .lock()
-                        .expect("never held across a panic")
-                        .insert(invocation.request_id, source);
-                    headers.remove(CONTENT_LENGTH);
-                    let mut response = Response::new(Body::from(event));
-                    *response.headers_mut() = headers;
-                    return response;
-                }
-                Decision::Answer {
-                    source,
-                    error,
-                    method,
-                    path,
-                    request_id,
-                } => {
-                    let started = Instant::now();
-                    let id = RequestId::from_incoming_or(
-                        request_id
-                            .and_then(|id| HeaderValue::from_str(&id).ok())
-                            .as_ref(),
-                        Some(&invocation.request_id),
-                    );
-                    let answer = Answer::from_error(&error, id.as_str());
-                    let line = RequestLine {
-                        status: answer.status,
-                        method: &method,
-                        path: &path,
-                        elapsed: started.elapsed(),
-                        request_id: id.as_str(),
-                    };
-                    let lambda = crate::middleware::Invocation {
-                        request_id: invocation.request_id.clone(),
-                        xray_trace_id: invocation.trace_id.clone(),
-                    };
-                    log_line(&line, Some(&lambda));
-                    let envelope = answer.envelope(source);
-                    self.post_response(&invocation.request_id, envelope.into())
-                        .await;
-                }
-                Decision::Refuse {
-                    error_type,
-                    message,
-                } => {
-                    log::warn!(
-                        "invocation {} refused: {error_type}: {message}",
-                        invocation.request_id
-                    );
-                    let body =
-                        serde_json::json!({"errorType": error_type, "errorMessage": message});
-                    let path = format!("{INVOCATION}{}/error", invocation.request_id);
-                    let mut headers = HeaderMap::new();
-                    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                    headers.insert(
-                        "lambda-runtime-function-error-type",
-                        HeaderValue::from_static("UnsupportedEvent"),
-                    );
-                    if let Err(err) = self
-                        .upstream
-                        .send(Method::POST, &path, &headers, body.to_string().into())
-                        .await
-                    {
-                        log::error!("could not report the invocation error: {err}");
+            // Init errors, and anything else, pass through as they are.
+            _ => {
+                let path_and_query = parts
+                    .uri
+                    .path_and_query()
+                    .map_or(path.as_str(), |p| p.as_str());
+                match self
+                    .upstream
+                    .send(parts.method, path_and_query, &parts.headers, body)
+                    .await
+                {
+                    Ok((status, _, body)) => plain_bytes(status, body),
+                    Err(err) => {
+                        log::error!("Runtime API unreachable for {path}: {err}");
+                        plain(StatusCode::BAD_GATEWAY, &err)
                     }
                 }
             }
         }
     }
 
+    /// A loop's `GET /next`: an event already fetched, or the next one, for which an upstream
+    /// poll is opened unless enough are open already.
+    async fn next(self: &Arc<Self>) -> Response<Body> {
+        let event = {
+            let mut polls = self.polls();
+            if let Some(ready) = polls.ready.pop_front() {
+                return forward(ready);
+            }
+            let (sender, event) = oneshot::channel();
+            polls.waiting.retain(|loop_| !loop_.is_closed());
+            polls.waiting.push_back(sender);
+            if !polls.draining && polls.upstream < polls.waiting.len() {
+                polls.upstream += 1;
+                tokio::spawn(Arc::clone(self).poll_upstream());
+            }
+            event
+        };
+        match event.await {
+            Ok(ready) => forward(ready),
+            // Senders are dropped only once sent to, or with the process.
+            Err(_) => std::future::pending().await,
+        }
+    }
+
+    /// One upstream poll: fetches events until one is for lambda-web and hands it to a waiting
+    /// loop, answering or refusing the others here.
+    async fn poll_upstream(self: Arc<Self>) {
+        loop {
+            let fetched = self
+                .upstream
+                .send(Method::GET, NEXT, &HeaderMap::new(), Default::default())
+                .await;
+            match self.take(fetched).await {
+                Taken::Event(ready) => return self.deliver(ready),
+                Taken::Fatal => return,
+                Taken::Handled => {
+                    let mut polls = self.polls();
+                    if polls.draining {
+                        polls.upstream -= 1;
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Gives `ready` to the first loop still waiting, or keeps it for the next that asks.
+    fn deliver(&self, mut ready: Ready) {
+        let mut polls = self.polls();
+        polls.upstream -= 1;
+        while let Some(waiting) = polls.waiting.pop_front() {
+            match waiting.send(ready) {
+                Ok(()) => return,
+                Err(unsent) => ready = unsent,
+            }
+        }
+        polls.ready.push_back(ready);
+    }
+
+    /// Decides what to do with one `/next` answer.
+    async fn take(&self, fetched: Fetched) -> Taken {
+        let (status, mut headers, body) = match fetched {
+            Ok(answer) => answer,
+            Err(err) => return self.fail(format!("cannot reach the Runtime API: {err}")),
+        };
+        let invocation = match invocation(status, &mut headers, &body) {
+            Ok(invocation) => invocation,
+            Err(reason) => return self.fail(reason),
+        };
+        self.in_flight.send_modify(|n| *n += 1);
+        let invocation_id = headers.get(INVOCATION_ID).cloned();
+        if self.concurrent {
+            headers.remove(TRACE_ID);
+        }
+        match event::normalize(&body, &invocation, self.concurrent) {
+            Decision::Forward { event, source } => {
+                self.pending().insert(
+                    invocation.request_id,
+                    Pending {
+                        source,
+                        invocation_id,
+                    },
+                );
+                headers.remove(CONTENT_LENGTH);
+                return Taken::Event((headers, event));
+            }
+            Decision::Answer {
+                source,
+                error,
+                method,
+                path,
+                request_id,
+            } => {
+                let started = Instant::now();
+                let id = RequestId::from_incoming_or(
+                    request_id
+                        .and_then(|id| HeaderValue::from_str(&id).ok())
+                        .as_ref(),
+                    Some(&invocation.request_id),
+                );
+                let answer = Answer::from_error(&error, id.as_str());
+                let line = RequestLine {
+                    status: answer.status,
+                    method: &method,
+                    path: &path,
+                    elapsed: started.elapsed(),
+                    request_id: id.as_str(),
+                };
+                let lambda = crate::middleware::Invocation {
+                    request_id: invocation.request_id.clone(),
+                    xray_trace_id: invocation.trace_id.clone(),
+                };
+                log_line(&line, Some(&lambda));
+                let envelope = answer.envelope(source);
+                self.post(
+                    &invocation.request_id,
+                    "response",
+                    invocation_id,
+                    json_headers(),
+                    envelope.into(),
+                )
+                .await;
+            }
+            Decision::Refuse {
+                error_type,
+                message,
+            } => {
+                log::warn!(
+                    "invocation {} refused: {error_type}: {message}",
+                    invocation.request_id
+                );
+                let body = serde_json::json!({"errorType": error_type, "errorMessage": message});
+                let mut headers = json_headers();
+                headers.insert(ERROR_TYPE, HeaderValue::from_static(error_type));
+                self.post(
+                    &invocation.request_id,
+                    "error",
+                    invocation_id,
+                    headers,
+                    body.to_string().into(),
+                )
+                .await;
+            }
+        }
+        self.answered();
+        Taken::Handled
+    }
+
     /// Reshapes lambda-web's answer for the event's source and posts it.
     async fn respond(&self, request_id: &str, body: &[u8]) -> Response<Body> {
-        let source = self
-            .pending
-            .lock()
-            .expect("never held across a panic")
-            .remove(request_id);
-        let envelope = match (source, Answer::from_lambda_web(body)) {
-            (Some(source), Ok(answer)) => response::envelope_within_limit(&answer, source),
+        let pending = self.pending().remove(request_id);
+        let envelope = match (&pending, Answer::from_lambda_web(body)) {
+            (Some(pending), Ok(answer)) => response::envelope_within_limit(&answer, pending.source),
             (_, Err(err)) => {
                 log::error!("lambda-web's answer to {request_id} is not readable ({err}); passed on as it is");
                 body.to_vec()
             }
             (None, Ok(_)) => body.to_vec(),
         };
-        self.post_response(request_id, envelope.into()).await;
+        let invocation_id = pending.as_ref().and_then(|p| p.invocation_id.clone());
+        self.post(
+            request_id,
+            "response",
+            invocation_id,
+            json_headers(),
+            envelope.into(),
+        )
+        .await;
+        if pending.is_some() {
+            self.answered();
+        }
         plain(StatusCode::ACCEPTED, r#"{"status":"OK"}"#)
     }
 
-    async fn post_response(&self, request_id: &str, envelope: hyper::body::Bytes) {
-        let path = format!("{INVOCATION}{request_id}/response");
-        let size = envelope.len();
-        let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    /// Posts an invocation's `/response` or `/error`, with its invocation id when it had one,
+    /// and logs what the Runtime API refused. Returns the Runtime API's status.
+    async fn post(
+        &self,
+        request_id: &str,
+        kind: &str,
+        invocation_id: Option<HeaderValue>,
+        mut headers: HeaderMap,
+        body: hyper::body::Bytes,
+    ) -> StatusCode {
+        let path = format!("{INVOCATION}{request_id}/{kind}");
+        if let Some(id) = invocation_id {
+            headers.insert(INVOCATION_ID, id);
+        }
+        let size = body.len();
         match self
             .upstream
-            .send(Method::POST, &path, &headers, envelope)
+            .send(Method::POST, &path, &headers, body)
             .await
         {
-            Ok((status, _, _)) if status.is_success() => {}
-            Ok((status, _, body)) => log::error!(
-                "the Runtime API refused the response to {request_id} ({size} bytes): {status} {}",
-                excerpt(&body)
-            ),
-            Err(err) => log::error!("could not post the response to {request_id}: {err}"),
+            Ok((status, _, _)) if status.is_success() => status,
+            Ok((StatusCode::GONE, _, _)) => {
+                log::warn!(
+                    "the Runtime API no longer takes the {kind} to {request_id} (410 Gone: the invocation timed out or was answered)"
+                );
+                StatusCode::GONE
+            }
+            Ok((status, _, body)) => {
+                log::error!(
+                    "the Runtime API refused the {kind} to {request_id} ({size} bytes): {status} {}",
+                    excerpt(&body)
+                );
+                status
+            }
+            Err(err) => {
+                log::error!("could not post the {kind} to {request_id}: {err}");
+                StatusCode::BAD_GATEWAY
+            }
         }
     }
 
-    /// Reports `reason` to the launcher, which ends the process; lambda_runtime gets no answer.
-    async fn fail(&self, reason: String) -> Response<Body> {
-        let _ = self.fatal.send(reason);
-        std::future::pending().await
+    /// One invocation fewer in flight.
+    fn answered(&self) {
+        self.in_flight.send_modify(|n| *n = n.saturating_sub(1));
     }
+
+    /// Reports `reason` to the launcher, which ends the process; the poll stays unanswered
+    /// until then.
+    fn fail(&self, reason: String) -> Taken {
+        let _ = self.fatal.send(reason);
+        Taken::Fatal
+    }
+}
+
+fn forward((headers, event): Ready) -> Response<Body> {
+    let mut response = Response::new(Body::from(event));
+    *response.headers_mut() = headers;
+    response
+}
+
+fn json_headers() -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers
 }
 
 /// The invocation a `/next` answer describes, after repairing what lambda_runtime would panic on

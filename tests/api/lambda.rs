@@ -10,7 +10,7 @@ use crate::support::Response;
 use rust_hybrid_api::config;
 use serde_json::{json, Value};
 
-fn event(name: &str) -> String {
+pub(crate) fn event(name: &str) -> String {
     let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
@@ -168,7 +168,9 @@ fn events_that_are_not_http_events_are_invocation_errors_that_say_what_arrived()
     let (runtime, mut service) = function(events, "/");
     for (i, says) in expected.iter().enumerate() {
         match runtime.next_outcome() {
-            Outcome::Error { request_id, body } => {
+            Outcome::Error {
+                request_id, body, ..
+            } => {
                 assert_eq!(request_id, format!("req-{}", 2 * i + 1));
                 assert_eq!(body["errorType"], "UnsupportedEvent", "{body}");
                 let message = body["errorMessage"].as_str().unwrap();
@@ -272,7 +274,7 @@ fn requests_are_logged_in_lambda_mode_too() {
 }
 
 /// A payload 2.0 event for `method path` with `body`, built from the HTTP API fixture.
-fn http_api_event(
+pub(crate) fn http_api_event(
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
@@ -419,84 +421,112 @@ fn with_a_larger_body_limit_an_echo_just_under_lambdas_limit_is_served_and_just_
     service.wait_for_line(|l| l.starts_with("[REQ] 413 | POST    | /echo"));
 }
 
-#[test]
-fn a_refused_response_is_logged_as_one_error_line_and_the_next_event_is_served() {
-    let refused = |status| Invocation {
-        response_status: Some(status),
-        ..Invocation::from(event("http-api-health.json"))
-    };
-    let runtime = FakeRuntime::start([
-        refused(413),
-        refused(500),
-        event("http-api-health.json").into(),
-    ]);
-    let mut service = lambda_service(&runtime, &[]);
-    for (id, status) in [("req-1", 413), ("req-2", 500)] {
-        assert!(
-            matches!(runtime.next_outcome(), Outcome::Refused { status: s, .. } if s == status)
-        );
-        let line = service.wait_for_line(|l| l.contains(&format!("refused the response to {id} ")));
-        assert!(
-            line.contains("ERROR") && line.contains(&status.to_string()),
-            "{line}"
-        );
-    }
-    assert_eq!(decoded(runtime.next_outcome()).status, 200);
+/// The Runtime API fault tests run with one loop and with eight (Lambda Managed Instances).
+const LOOPS: [&str; 2] = ["1", "8"];
+
+fn loops(n: &str) -> (&'static str, &str) {
+    (config::AWS_LAMBDA_MAX_CONCURRENCY, n)
 }
 
 #[test]
-fn a_next_answer_without_request_id_or_deadline_ends_the_process_with_one_line_and_exit_1() {
-    for header in [
-        "Lambda-Runtime-Aws-Request-Id",
-        "Lambda-Runtime-Deadline-Ms",
-    ] {
-        let runtime = FakeRuntime::start([Invocation {
-            omit: vec![header],
+fn a_refused_response_is_logged_as_one_error_line_and_the_next_event_is_served() {
+    for n in LOOPS {
+        let refused = |status| Invocation {
+            response_status: Some(status),
             ..Invocation::from(event("http-api-health.json"))
-        }]);
-        let mut service = lambda_service(&runtime, &[]);
-        let status = service.wait_for_exit();
-        assert_eq!(status.code(), Some(1), "{header}");
-        let stderr = service.stderr_so_far();
-        assert!(stderr.contains(header), "{stderr}");
-        assert!(!stderr.contains("panic"), "{stderr}");
+        };
+        let runtime = FakeRuntime::start([
+            refused(413),
+            refused(500),
+            event("http-api-health.json").into(),
+        ]);
+        let mut service = lambda_service(&runtime, &[loops(n)]);
+        let mut outcomes: Vec<Outcome> = (0..3).map(|_| runtime.next_outcome()).collect();
+        outcomes.sort_by_key(|o| o.request_id().to_owned());
+        for (outcome, (id, status)) in outcomes.iter().zip([("req-1", 413), ("req-2", 500)]) {
+            assert!(
+                matches!(outcome, Outcome::Refused { status: s, .. } if *s == status),
+                "{n} loops: {outcome:?}"
+            );
+            let line =
+                service.wait_for_line(|l| l.contains(&format!("refused the response to {id} ")));
+            assert!(
+                line.contains("ERROR") && line.contains(&status.to_string()),
+                "{line}"
+            );
+        }
+        assert_eq!(decoded(outcomes.pop().unwrap()).status, 200);
+    }
+}
+
+/// With eight loops the faulty answer comes while the other seven polls wait: the process must
+/// still end, and not leave them hanging.
+#[test]
+fn a_next_answer_without_request_id_or_deadline_ends_the_process_with_one_line_and_exit_1() {
+    for n in LOOPS {
+        for header in [
+            "Lambda-Runtime-Aws-Request-Id",
+            "Lambda-Runtime-Deadline-Ms",
+        ] {
+            let runtime = FakeRuntime::start([Invocation {
+                omit: vec![header],
+                ..Invocation::from(event("http-api-health.json"))
+            }]);
+            let mut service = lambda_service(&runtime, &[loops(n)]);
+            let status = service.wait_for_exit();
+            assert_eq!(status.code(), Some(1), "{header}, {n} loops");
+            let stderr = service.stderr_so_far();
+            assert!(stderr.contains(header), "{stderr}");
+            assert!(!stderr.contains("panic"), "{stderr}");
+            let last = stderr.lines().last().unwrap_or_default();
+            assert!(last.starts_with("rust-hybrid-api: "), "{stderr}");
+        }
     }
 }
 
 #[test]
 fn a_next_answer_with_an_error_status_ends_the_process_with_one_line_and_exit_1() {
-    let runtime = FakeRuntime::start([Invocation {
-        next_status: Some(500),
-        ..Invocation::from("{}")
-    }]);
-    let mut service = lambda_service(&runtime, &[]);
-    assert_eq!(service.wait_for_exit().code(), Some(1));
-    let stderr = service.stderr_so_far();
-    assert!(stderr.contains("answered GET /next with 500"), "{stderr}");
+    for n in LOOPS {
+        let runtime = FakeRuntime::start([
+            event("http-api-health.json").into(),
+            Invocation {
+                next_status: Some(500),
+                ..Invocation::from("{}")
+            },
+        ]);
+        let mut service = lambda_service(&runtime, &[loops(n)]);
+        assert_eq!(service.wait_for_exit().code(), Some(1), "{n} loops");
+        let stderr = service.stderr_so_far();
+        assert!(stderr.contains("answered GET /next with 500"), "{stderr}");
+    }
 }
 
 #[test]
 fn a_malformed_client_context_is_dropped_with_a_warning_and_the_event_served() {
-    let runtime = FakeRuntime::start([Invocation {
-        headers: vec![(
-            "Lambda-Runtime-Client-Context",
-            "{\"custom\":{\"n\":1}}".into(),
-        )],
-        ..Invocation::from(event("http-api-health.json"))
-    }]);
-    let mut service = lambda_service(&runtime, &[]);
-    assert_eq!(decoded(runtime.next_outcome()).status, 200);
-    let line = service.wait_for_line(|l| l.contains("lambda-runtime-client-context"));
-    assert!(line.contains("WARN"), "{line}");
+    for n in LOOPS {
+        let runtime = FakeRuntime::start([Invocation {
+            headers: vec![(
+                "Lambda-Runtime-Client-Context",
+                "{\"custom\":{\"n\":1}}".into(),
+            )],
+            ..Invocation::from(event("http-api-health.json"))
+        }]);
+        let mut service = lambda_service(&runtime, &[loops(n)]);
+        assert_eq!(decoded(runtime.next_outcome()).status, 200);
+        let line = service.wait_for_line(|l| l.contains("lambda-runtime-client-context"));
+        assert!(line.contains("WARN"), "{line}");
+    }
 }
 
 #[test]
 fn a_runtime_api_that_closes_every_connection_is_reconnected() {
-    let events: Vec<String> = (0..5).map(|_| event("http-api-health.json")).collect();
-    let runtime = FakeRuntime::closing_connections(events);
-    let _service = lambda_service(&runtime, &[]);
-    for _ in 0..5 {
-        assert_eq!(decoded(runtime.next_outcome()).status, 200);
+    for n in LOOPS {
+        let events: Vec<String> = (0..20).map(|_| event("http-api-health.json")).collect();
+        let runtime = FakeRuntime::closing_connections(events);
+        let _service = lambda_service(&runtime, &[loops(n)]);
+        for _ in 0..20 {
+            assert_eq!(decoded(runtime.next_outcome()).status, 200, "{n} loops");
+        }
     }
 }
 

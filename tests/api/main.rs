@@ -6,6 +6,7 @@
 
 mod bad_input;
 mod binary;
+mod concurrency;
 mod contract;
 mod corpus;
 mod http_server;

@@ -3,8 +3,10 @@
 //! It hands out the queued events one by one on `GET /2018-06-01/runtime/invocation/next`, with
 //! the `Lambda-Runtime-*` headers lambda_runtime reads, and records every response and error the
 //! function posts back. When the queue is empty, `next` long-polls forever, as the real API does.
-//! Like the real API it refuses a response over 6 MB with 413. [`Invocation`] adds the faults a
-//! test asks for: a `/next` status or missing headers, a `/response` status, closed connections.
+//! Polls are served concurrently, as on Lambda Managed Instances, and the fake counts how many
+//! are open at once. Like the real API it refuses a response over 6 MB with 413. [`Invocation`]
+//! adds what a test asks for: a `/next` status or missing headers, its own trace id, a
+//! `/response` status or delay, closed connections.
 
 use actix_web::dev::ServerHandle;
 use actix_web::http::StatusCode;
@@ -12,9 +14,10 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const WAIT: Duration = Duration::from_secs(30);
 pub use rust_hybrid_api::limits::LAMBDA_RESPONSE_LIMIT as RESPONSE_LIMIT;
@@ -32,7 +35,14 @@ pub struct Invocation {
     pub headers: Vec<(&'static str, String)>,
     /// The status the fake answers the function's `/response` with; 202 when unset.
     pub response_status: Option<u16>,
+    /// How long the fake holds the function's `/response` before answering it.
+    pub response_delay: Option<Duration>,
+    /// `Lambda-Runtime-Trace-Id`; [`TRACE_ID`] when unset.
+    pub trace_id: Option<String>,
 }
+
+/// The trace id of an [`Invocation`] that names none.
+pub const TRACE_ID: &str = "Root=1-6744f0d4-0123456789abcdef01234567";
 
 impl<S: Into<String>> From<S> for Invocation {
     fn from(body: S) -> Self {
@@ -47,9 +57,19 @@ impl<S: Into<String>> From<S> for Invocation {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// `POST /invocation/{id}/response`: the body is the response envelope.
-    Response { request_id: String, body: Value },
+    Response {
+        request_id: String,
+        body: Value,
+        /// The `Lambda-Runtime-Invocation-Id` header of the post.
+        invocation_id: Option<String>,
+    },
     /// `POST /invocation/{id}/error` (or `/init/error`, with no id).
-    Error { request_id: String, body: Value },
+    Error {
+        request_id: String,
+        body: Value,
+        /// The `Lambda-Runtime-Invocation-Id` header of the post.
+        invocation_id: Option<String>,
+    },
     /// A `/response` the fake refused (over [`RESPONSE_LIMIT`], or as the invocation asked).
     Refused {
         request_id: String,
@@ -78,10 +98,14 @@ impl Outcome {
     }
 }
 
+/// How the fake answers one invocation's `/response`: its status and delay.
+type AskedResponse = (Option<u16>, Option<Duration>);
+
 struct State {
     events: Mutex<VecDeque<(String, Invocation)>>,
-    /// The `/response` status each request id asked for.
-    response_status: Mutex<HashMap<String, u16>>,
+    /// The `/response` status and delay each request id asked for.
+    response_status: Mutex<HashMap<String, AskedResponse>>,
+    polls: Arc<Polls>,
     outcomes: Mutex<Sender<Outcome>>,
     close_connections: bool,
 }
@@ -90,6 +114,32 @@ pub struct FakeRuntime {
     pub addr: SocketAddr,
     outcomes: Receiver<Outcome>,
     server: ServerHandle,
+    polls: Arc<Polls>,
+}
+
+/// `GET /next` requests: open now, the most open at once, events handed out.
+#[derive(Default)]
+pub struct Polls {
+    open: AtomicUsize,
+    most: AtomicUsize,
+    handed_out: AtomicUsize,
+}
+
+/// Counts a poll open from creation to drop, however the request ends.
+struct OpenPoll(Arc<Polls>);
+
+impl OpenPoll {
+    fn new(polls: &Arc<Polls>) -> Self {
+        let open = polls.open.fetch_add(1, Ordering::SeqCst) + 1;
+        polls.most.fetch_max(open, Ordering::SeqCst);
+        OpenPoll(Arc::clone(polls))
+    }
+}
+
+impl Drop for OpenPoll {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl FakeRuntime {
@@ -123,9 +173,11 @@ impl FakeRuntime {
             .map(|(i, event)| (format!("req-{}", i + 1), event.into()))
             .collect();
         let (outcome_tx, outcome_rx) = mpsc::channel();
+        let polls = Arc::new(Polls::default());
         let state = web::Data::new(State {
             events: Mutex::new(queue),
             response_status: Mutex::default(),
+            polls: Arc::clone(&polls),
             outcomes: Mutex::new(outcome_tx),
             close_connections,
         });
@@ -165,6 +217,37 @@ impl FakeRuntime {
             addr,
             outcomes: outcome_rx,
             server,
+            polls,
+        }
+    }
+
+    /// `GET /next` requests open now.
+    pub fn polls_open(&self) -> usize {
+        self.polls.open.load(Ordering::SeqCst)
+    }
+
+    /// The most `GET /next` requests that were ever open at once.
+    pub fn most_polls_open(&self) -> usize {
+        self.polls.most.load(Ordering::SeqCst)
+    }
+
+    /// Events handed out so far.
+    pub fn handed_out(&self) -> usize {
+        self.polls.handed_out.load(Ordering::SeqCst)
+    }
+
+    /// Waits (at most 30 s) until `condition` holds for this fake.
+    pub fn wait_until(&self, what: &str, condition: impl Fn(&Self) -> bool) {
+        let deadline = Instant::now() + WAIT;
+        while !condition(self) {
+            assert!(
+                Instant::now() < deadline,
+                "not within {WAIT:?}: {what} (polls open: {}, most: {}, handed out: {})",
+                self.polls_open(),
+                self.most_polls_open(),
+                self.handed_out()
+            );
+            std::thread::sleep(Duration::from_millis(5));
         }
     }
 
@@ -183,22 +266,24 @@ impl Drop for FakeRuntime {
 }
 
 async fn next(state: web::Data<State>) -> HttpResponse {
+    let _open = OpenPoll::new(&state.polls);
     let event = state.events.lock().expect("lock").pop_front();
     let Some((request_id, invocation)) = event else {
         return std::future::pending().await;
     };
-    if let Some(status) = invocation.response_status {
-        state
-            .response_status
-            .lock()
-            .expect("lock")
-            .insert(request_id.clone(), status);
+    state.polls.handed_out.fetch_add(1, Ordering::SeqCst);
+    if invocation.response_status.is_some() || invocation.response_delay.is_some() {
+        state.response_status.lock().expect("lock").insert(
+            request_id.clone(),
+            (invocation.response_status, invocation.response_delay),
+        );
     }
     let deadline = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock") + WAIT;
     let status = invocation.next_status.unwrap_or(200);
     let mut response = HttpResponse::build(StatusCode::from_u16(status).expect("a status"));
     response.content_type("application/json");
     let deadline = deadline.as_millis().to_string();
+    let trace_id = invocation.trace_id.as_deref().unwrap_or(TRACE_ID);
     for (name, value) in [
         ("Lambda-Runtime-Aws-Request-Id", request_id.as_str()),
         ("Lambda-Runtime-Deadline-Ms", deadline.as_str()),
@@ -206,10 +291,7 @@ async fn next(state: web::Data<State>) -> HttpResponse {
             "Lambda-Runtime-Invoked-Function-Arn",
             "arn:aws:lambda:us-east-1:123456789012:function:rust-hybrid-api",
         ),
-        (
-            "Lambda-Runtime-Trace-Id",
-            "Root=1-6744f0d4-0123456789abcdef01234567",
-        ),
+        ("Lambda-Runtime-Trace-Id", trace_id),
     ] {
         if !invocation.omit.contains(&name) {
             response.insert_header((name, value));
@@ -230,11 +312,15 @@ fn closing(state: &State, response: &mut actix_web::HttpResponseBuilder) {
 
 async fn response(req: HttpRequest, body: web::Bytes, state: web::Data<State>) -> HttpResponse {
     let request_id = req.match_info()["id"].to_owned();
-    let asked = state
+    let (asked, delay) = state
         .response_status
         .lock()
         .expect("lock")
-        .remove(&request_id);
+        .remove(&request_id)
+        .unwrap_or_default();
+    if let Some(delay) = delay {
+        actix_rt::time::sleep(delay).await;
+    }
     let status = match asked {
         Some(status) => status,
         None if body.len() > RESPONSE_LIMIT => 413,
@@ -258,6 +344,7 @@ async fn response(req: HttpRequest, body: web::Bytes, state: web::Data<State>) -
         Outcome::Response {
             request_id: req.match_info()["id"].to_owned(),
             body: parse(&body),
+            invocation_id: invocation_id(&req),
         },
     )
 }
@@ -268,6 +355,7 @@ async fn error(req: HttpRequest, body: web::Bytes, state: web::Data<State>) -> H
         Outcome::Error {
             request_id: req.match_info()["id"].to_owned(),
             body: parse(&body),
+            invocation_id: invocation_id(&req),
         },
     )
 }
@@ -278,6 +366,7 @@ async fn init_error(body: web::Bytes, state: web::Data<State>) -> HttpResponse {
         Outcome::Error {
             request_id: String::new(),
             body: parse(&body),
+            invocation_id: None,
         },
     )
 }
@@ -287,6 +376,12 @@ fn record(state: &State, outcome: Outcome) -> HttpResponse {
     let mut accepted = HttpResponse::Accepted();
     closing(state, &mut accepted);
     accepted.json(serde_json::json!({"status": "OK"}))
+}
+
+fn invocation_id(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get("lambda-runtime-invocation-id")
+        .map(|v| v.to_str().expect("an ASCII invocation id").to_owned())
 }
 
 fn parse(body: &[u8]) -> Value {

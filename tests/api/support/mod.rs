@@ -23,6 +23,7 @@ pub fn settings(vars: &[(&str, &str)]) -> Settings {
 pub fn lambda() -> Mode {
     Mode::Lambda {
         runtime_api: "127.0.0.1:9001".into(),
+        concurrency: 1,
     }
 }
 
