@@ -36,10 +36,10 @@ fn cold(binary: &str, event: &str, runs: usize, runtime: &FakeRuntime) -> (Durat
         runtime.reset(&[event.to_owned()], 1);
         let started = Instant::now();
         let child = spawn(binary, runtime);
-        let (first_poll, _, answered) = runtime.wait_for(1);
-        check(&answered[0].1);
-        polls.push(first_poll.expect("polled") - started);
-        responses.push(answered[0].0 - started);
+        let recorded = runtime.wait_for(1);
+        check(&recorded.answered[0].body);
+        polls.push(recorded.first_poll.expect("polled") - started);
+        responses.push(recorded.answered[0].at - started);
         stop(child);
     }
     (median(&mut polls), median(&mut responses))
@@ -51,13 +51,9 @@ fn warm(binary: &str, event: &str, count: usize, runtime: &FakeRuntime) -> (Vec<
     let child = spawn(binary, runtime);
     runtime.wait_for(1);
     runtime.allow(count);
-    let (_, served, answered) = runtime.wait_for(count);
-    answered.iter().for_each(|(_, value)| check(value));
-    let latencies = served
-        .iter()
-        .zip(&answered)
-        .map(|(s, (a, _))| *a - *s)
-        .collect();
+    let recorded = runtime.wait_for(count);
+    recorded.answered.iter().for_each(|a| check(&a.body));
+    let latencies = recorded.latencies();
     let rss = rss_kib(child.id(), "VmRSS");
     stop(child);
     (latencies, rss)

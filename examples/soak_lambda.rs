@@ -21,11 +21,12 @@ fn serve(runtime: &FakeRuntime, count: usize) -> usize {
     while left > 0 {
         let batch = left.min(BATCH);
         runtime.allow(batch);
-        let (_, _, answered) = runtime.wait_for(batch);
-        errors += answered
+        errors += runtime
+            .wait_for(batch)
+            .answered
             .iter()
-            .filter(|(_, envelope)| envelope["statusCode"] != 200)
-            .inspect(|(_, envelope)| eprintln!("soak: not a 200 envelope: {envelope}"))
+            .filter(|answer| answer.body["statusCode"] != 200)
+            .inspect(|answer| eprintln!("soak: not a 200 envelope: {}", answer.body))
             .count();
         left -= batch;
     }

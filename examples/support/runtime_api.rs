@@ -1,13 +1,19 @@
-//! A minimal AWS Lambda Runtime API on loopback, for `make bench` (examples/bench_lambda.rs) and
-//! `make test-load` (examples/soak_lambda.rs): std threads and no framework, so it costs little
-//! next to what it measures. It hands out events in turn, at most as many as it is allowed, and
-//! records when each was served and what the function answered.
+//! A minimal AWS Lambda Runtime API on loopback, for `make bench` (examples/bench_lambda.rs,
+//! examples/bench_concurrent.rs) and `make test-load` (examples/soak_lambda.rs): std threads
+//! (one per connection, so concurrent polls work) and no framework, so it costs little next to
+//! what it measures. It hands out events in turn, at most as many as it is allowed, and records
+//! when each was served and what the function answered, by request id. It also answers the
+//! Extensions API's register call and holds its event poll open, which
+//! aws-lambda-web-adapter needs before it starts.
 //!
 //! The integration tests use their own fake (`tests/api/support/fake_runtime.rs`, on actix-web),
 //! which injects faults: statuses, missing headers, closed connections, refused responses. This
 //! one stays because the benchmark needs a Runtime API that adds almost nothing to the latency it
 //! measures (a hand-written HTTP/1.1 loop on std threads, no framework, no fault paths); the
 //! Lambda soak shares it so that its figures are comparable with the benchmark's.
+
+// Each example that includes this module uses part of it.
+#![allow(dead_code)]
 
 use rust_hybrid_api::config;
 use serde_json::Value;
@@ -29,20 +35,59 @@ struct State {
     generation: u64,
     next_id: u64,
     first_poll: Option<Instant>,
-    served: Vec<Instant>,
-    answered: Vec<(Instant, Value)>,
+    served: Vec<(u64, Instant)>,
+    answered: Vec<Answered>,
+}
+
+/// One answer the function posted: when it arrived, for which request id, and the body.
+#[derive(Debug, Clone)]
+pub struct Answered {
+    pub at: Instant,
+    pub id: u64,
+    pub body: Value,
+}
+
+/// What [`FakeRuntime::wait_for`] returns: the first poll, when each event was served (by
+/// request id), and the answers.
+pub struct Recordings {
+    pub first_poll: Option<Instant>,
+    pub served: Vec<(u64, Instant)>,
+    pub answered: Vec<Answered>,
+}
+
+impl Recordings {
+    /// Served → answered for every answered invocation, matched by request id.
+    pub fn latencies(&self) -> Vec<Duration> {
+        let served: std::collections::HashMap<u64, Instant> = self.served.iter().copied().collect();
+        self.answered
+            .iter()
+            .filter_map(|a| Some(a.at - *served.get(&a.id)?))
+            .collect()
+    }
+}
+
+/// The state, and two wake-ups: one for the polls (events allowed, or a new process), one for
+/// [`FakeRuntime::wait_for`] (an answer), so that an answer does not wake every waiting poll.
+struct Shared {
+    state: Mutex<State>,
+    events: Condvar,
+    answers: Condvar,
 }
 
 pub struct FakeRuntime {
     pub addr: String,
-    state: Arc<(Mutex<State>, Condvar)>,
+    shared: Arc<Shared>,
 }
 
 impl FakeRuntime {
     pub fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let addr = listener.local_addr().expect("local addr").to_string();
-        let state = Arc::new((Mutex::new(State::default()), Condvar::new()));
+        let state = Arc::new(Shared {
+            state: Mutex::default(),
+            events: Condvar::new(),
+            answers: Condvar::new(),
+        });
         let shared = Arc::clone(&state);
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
@@ -50,13 +95,16 @@ impl FakeRuntime {
                 std::thread::spawn(move || serve(stream, &shared));
             }
         });
-        FakeRuntime { addr, state }
+        FakeRuntime {
+            addr,
+            shared: state,
+        }
     }
 
     /// Prepares for a new process: clears the recordings and allows `budget` events, taken from
     /// `events` in turn.
     pub fn reset(&self, events: &[String], budget: usize) {
-        let mut state = self.state.0.lock().expect("lock");
+        let mut state = self.shared.state.lock().expect("lock");
         *state = State {
             events: events.to_vec(),
             budget,
@@ -64,24 +112,24 @@ impl FakeRuntime {
             next_id: state.next_id,
             ..State::default()
         };
-        self.state.1.notify_all();
+        self.shared.events.notify_all();
     }
 
     /// For the running process: clears the recordings and allows `budget` more events.
     pub fn allow(&self, budget: usize) {
-        let mut state = self.state.0.lock().expect("lock");
+        let mut state = self.shared.state.lock().expect("lock");
         state.budget = budget;
         state.served.clear();
         state.answered.clear();
-        self.state.1.notify_all();
+        self.shared.events.notify_all();
     }
 
     /// Waits until `count` responses have been posted and returns the recordings.
-    #[allow(clippy::type_complexity)]
-    pub fn wait_for(&self, count: usize) -> (Option<Instant>, Vec<Instant>, Vec<(Instant, Value)>) {
-        let (lock, ready) = &*self.state;
-        let state = lock.lock().expect("lock");
-        let (state, timeout) = ready
+    pub fn wait_for(&self, count: usize) -> Recordings {
+        let state = self.shared.state.lock().expect("lock");
+        let (state, timeout) = self
+            .shared
+            .answers
             .wait_timeout_while(state, WAIT, |s| s.answered.len() < count)
             .expect("lock");
         assert!(
@@ -89,15 +137,15 @@ impl FakeRuntime {
             "only {} of {count} responses within {WAIT:?}",
             state.answered.len()
         );
-        (
-            state.first_poll,
-            state.served.clone(),
-            state.answered.clone(),
-        )
+        Recordings {
+            first_poll: state.first_poll,
+            served: state.served.clone(),
+            answered: state.answered.clone(),
+        }
     }
 }
 
-fn serve(stream: TcpStream, shared: &(Mutex<State>, Condvar)) {
+fn serve(stream: TcpStream, shared: &Shared) {
     let mut writer = stream.try_clone().expect("clone stream");
     let mut reader = BufReader::new(stream);
     loop {
@@ -125,12 +173,29 @@ fn serve(stream: TcpStream, shared: &(Mutex<State>, Condvar)) {
         if reader.read_exact(&mut body).is_err() {
             return;
         }
-        let (lock, ready) = shared;
-        if request_line.starts_with("GET ") && request_line.contains("/invocation/next") {
+        let lock = &shared.state;
+        if request_line.starts_with("POST ") && request_line.contains("/extension/register") {
+            let registered = b"HTTP/1.1 200 OK\r\nLambda-Extension-Identifier: bench-extension\r\n\
+                Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+            if writer.write_all(registered).is_err() {
+                return;
+            }
+        } else if request_line.starts_with("GET ") && request_line.contains("/extension/event/next")
+        {
+            // No lifecycle event comes while the benchmark runs; the poll ends with the process.
+            let state = lock.lock().expect("lock");
+            let generation = state.generation;
+            let _ended = shared
+                .events
+                .wait_while(state, |s| s.generation == generation)
+                .expect("lock");
+            return;
+        } else if request_line.starts_with("GET ") && request_line.contains("/invocation/next") {
             let mut state = lock.lock().expect("lock");
             state.first_poll.get_or_insert(arrived);
             let generation = state.generation;
-            state = ready
+            state = shared
+                .events
                 .wait_while(state, |s| s.budget == 0 && s.generation == generation)
                 .expect("lock");
             if state.generation != generation {
@@ -156,14 +221,25 @@ fn serve(stream: TcpStream, shared: &(Mutex<State>, Condvar)) {
             if writer.write_all(response.as_bytes()).is_err() {
                 return;
             }
-            state.served.push(Instant::now());
+            let id = state.next_id;
+            state.served.push((id, Instant::now()));
         } else {
             let _ = writer.write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n");
             if request_line.contains("/response") || request_line.contains("/error") {
-                let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                let id = request_line
+                    .split("/invocation/bench-")
+                    .nth(1)
+                    .and_then(|rest| rest.split('/').next())
+                    .and_then(|id| id.parse().ok())
+                    .unwrap_or(0);
                 let mut state = lock.lock().expect("lock");
-                state.answered.push((arrived, value));
-                ready.notify_all();
+                state.answered.push(Answered {
+                    at: arrived,
+                    id,
+                    body,
+                });
+                shared.answers.notify_one();
             }
         }
     }
@@ -172,6 +248,11 @@ fn serve(stream: TcpStream, shared: &(Mutex<State>, Condvar)) {
 /// Starts `binary` in Lambda mode against `runtime`; `BENCH_RUST_LOG` sets its `RUST_LOG`,
 /// `BENCH_DEBUG` shows its stderr.
 pub fn spawn(binary: &str, runtime: &FakeRuntime) -> Child {
+    spawn_with(binary, runtime, &[])
+}
+
+/// [`spawn`] with `vars` added to the Lambda environment.
+pub fn spawn_with(binary: &str, runtime: &FakeRuntime, vars: &[(&str, &str)]) -> Child {
     Command::new(binary)
         .env_clear()
         .env(config::AWS_LAMBDA_RUNTIME_API, &runtime.addr)
@@ -179,6 +260,7 @@ pub fn spawn(binary: &str, runtime: &FakeRuntime) -> Child {
         .env(config::AWS_LAMBDA_FUNCTION_MEMORY_SIZE, "128")
         .env(config::AWS_LAMBDA_FUNCTION_VERSION, "$LATEST")
         .envs(std::env::var("BENCH_RUST_LOG").map(|filter| ("RUST_LOG", filter)))
+        .envs(vars.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(if std::env::var_os("BENCH_DEBUG").is_some() {

@@ -14,7 +14,9 @@ use crate::error::ApiError;
 use crate::limits::MAX_URI_BYTES;
 pub use crate::middleware::LAMBDA_CONTEXT_HEADER;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS};
-use serde_json::{json, Map, Value};
+use serde::ser::SerializeMap;
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 /// The event's `requestContext`, as JSON, for the app, as aws-lambda-web-adapter passes it.
 /// Whatever a client sent under this name, or [`LAMBDA_CONTEXT_HEADER`], is replaced.
@@ -268,53 +270,40 @@ impl Request {
                 request_id,
             };
         }
-        let body = body.and_then(Value::as_str);
-        let context = event.get("requestContext").cloned().unwrap_or(json!({}));
-        let trace_id = invocation.trace_id.as_deref().filter(|_| trace_header);
-        let mut headers = Map::with_capacity(self.headers.len() + 3);
-        for (name, value) in self.headers {
-            let ours = name == REQUEST_CONTEXT_HEADER
-                || name == LAMBDA_CONTEXT_HEADER
-                || (name == TRACE_ID_HEADER && trace_id.is_some());
-            if !ours {
-                headers.insert(name, Value::String(value));
-            }
-        }
-        if let Some(trace_id) = trace_id {
-            headers.insert(TRACE_ID_HEADER.into(), trace_id.into());
-        }
-        headers.insert(REQUEST_CONTEXT_HEADER.into(), context.to_string().into());
-        headers.insert(
-            LAMBDA_CONTEXT_HEADER.into(),
-            json!({
-                "request_id": invocation.request_id,
-                "deadline": invocation.deadline_ms,
-                "invoked_function_arn": invocation.function_arn,
-                "xray_trace_id": invocation.trace_id,
-            })
-            .to_string()
-            .into(),
-        );
-        let mut reshaped = json!({
-            "version": "2.0",
-            "routeKey": "$default",
-            "rawPath": self.path,
-            "rawQueryString": self.query,
-            "headers": headers,
-            "isBase64Encoded": base64,
-            "requestContext": {
-                "domainName": self.domain_name,
-                "http": { "method": self.method, "sourceIp": self.source_ip },
+        let context = event
+            .get("requestContext")
+            .map_or_else(|| "{}".into(), Value::to_string);
+        let lambda = serde_json::to_string(&LambdaContext {
+            request_id: &invocation.request_id,
+            deadline: invocation.deadline_ms,
+            invoked_function_arn: invocation.function_arn.as_deref(),
+            xray_trace_id: invocation.trace_id.as_deref(),
+        })
+        .expect("strings and numbers serialize");
+        let reshaped = Reshaped {
+            version: "2.0",
+            route_key: "$default",
+            raw_path: &self.path,
+            raw_query_string: &self.query,
+            headers: Headers {
+                client: &self.headers,
+                context: &context,
+                lambda: &lambda,
+                trace_id: invocation.trace_id.as_deref().filter(|_| trace_header),
             },
-        });
-        if !self.cookies.is_empty() {
-            reshaped["cookies"] = json!(self.cookies);
-        }
-        if let Some(body) = body {
-            reshaped["body"] = Value::String(body.to_owned());
-        }
+            is_base64_encoded: base64,
+            request_context: ReshapedContext {
+                domain_name: &self.domain_name,
+                http: ReshapedHttp {
+                    method: &self.method,
+                    source_ip: &self.source_ip,
+                },
+            },
+            cookies: &self.cookies,
+            body: body.and_then(Value::as_str),
+        };
         Decision::Forward {
-            event: reshaped.to_string().into_bytes(),
+            event: serde_json::to_vec(&reshaped).expect("strings serialize"),
             source: self.source,
         }
     }
@@ -363,6 +352,74 @@ impl Request {
             return bad("The event's body is marked as base64 but is not valid base64.".into());
         }
         None
+    }
+}
+
+/// The payload 2.0 event lambda-web is given, written straight from the request's parts.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Reshaped<'a> {
+    version: &'static str,
+    route_key: &'static str,
+    raw_path: &'a str,
+    raw_query_string: &'a str,
+    headers: Headers<'a>,
+    is_base64_encoded: bool,
+    request_context: ReshapedContext<'a>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    cookies: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReshapedContext<'a> {
+    domain_name: &'a str,
+    http: ReshapedHttp<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReshapedHttp<'a> {
+    method: &'a str,
+    source_ip: &'a str,
+}
+
+/// What [`LAMBDA_CONTEXT_HEADER`] carries.
+#[derive(Serialize)]
+struct LambdaContext<'a> {
+    request_id: &'a str,
+    deadline: u64,
+    invoked_function_arn: Option<&'a str>,
+    xray_trace_id: Option<&'a str>,
+}
+
+/// The client's headers (names unique, lower case), less the ones the proxy sets, then those.
+struct Headers<'a> {
+    client: &'a [(String, String)],
+    context: &'a str,
+    lambda: &'a str,
+    trace_id: Option<&'a str>,
+}
+
+impl Serialize for Headers<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let ours = |name: &str| {
+            name == REQUEST_CONTEXT_HEADER
+                || name == LAMBDA_CONTEXT_HEADER
+                || (name == TRACE_ID_HEADER && self.trace_id.is_some())
+        };
+        let mut map = serializer.serialize_map(None)?;
+        for (name, value) in self.client.iter().filter(|(name, _)| !ours(name)) {
+            map.serialize_entry(name, value)?;
+        }
+        map.serialize_entry(REQUEST_CONTEXT_HEADER, self.context)?;
+        map.serialize_entry(LAMBDA_CONTEXT_HEADER, self.lambda)?;
+        if let Some(trace_id) = self.trace_id {
+            map.serialize_entry(TRACE_ID_HEADER, trace_id)?;
+        }
+        map.end()
     }
 }
 
@@ -545,6 +602,7 @@ fn is_header_value_byte(b: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn invocation() -> Invocation {
         Invocation {

@@ -20,6 +20,7 @@ use crate::context::AppContext;
 use crate::limits::LAMBDA_DRAIN_TIMEOUT;
 use proxy::Proxy;
 use std::future::Future;
+use tokio::sync::mpsc;
 use workers::Loops;
 
 /// Runs lambda-web on `ctx`'s App behind the Runtime API proxy, `concurrency` invocations at a
@@ -31,36 +32,39 @@ pub async fn serve(
     concurrency: u16,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), String> {
-    let mut proxy = Proxy::start(runtime_api, concurrency)
-        .map_err(|e| format!("cannot start the Runtime API proxy: {e}"))?;
-    // lambda_runtime reads the Runtime API address from the environment when it starts, below;
-    // the process reads it nowhere else after the launcher.
-    std::env::set_var(
-        crate::config::AWS_LAMBDA_RUNTIME_API,
-        proxy.addr.to_string(),
-    );
-    // Let the proxy send its first GET /next before lambda-web builds the App, so that the two
-    // overlap: the runtime is single-threaded, and spawned tasks run only when this one yields.
-    proxy.let_first_poll_start().await;
+    let (fatal_tx, mut fatal) = mpsc::unbounded_channel();
     // The loops run as tasks (or threads) of their own, so that they go on answering while this
     // function drains after `shutdown`.
-    let mut loops = if concurrency == 1 {
-        Running::One(actix_rt::spawn(async move {
+    let (mut loops, proxies) = if concurrency == 1 {
+        let proxy = Proxy::start(runtime_api, false, fatal_tx)
+            .map_err(|e| format!("cannot start the Runtime API proxy: {e}"))?;
+        // lambda_runtime reads the Runtime API address from the environment when it starts,
+        // below; the process reads it nowhere else after the launcher.
+        std::env::set_var(
+            crate::config::AWS_LAMBDA_RUNTIME_API,
+            proxy.addr.to_string(),
+        );
+        // Let the proxy send its first GET /next before lambda-web builds the App, so that the
+        // two overlap: the runtime is single-threaded, and spawned tasks run only when this one
+        // yields.
+        proxy.let_first_poll_start().await;
+        let lambda_web = actix_rt::spawn(async move {
             lambda_web::run_actix_on_lambda(move || app(ctx.clone()))
                 .await
                 .map_err(|err| err.to_string())
-        }))
+        });
+        (Running::One(lambda_web), vec![proxy])
     } else {
-        Running::Many(
-            Loops::start(ctx, concurrency)
-                .map_err(|e| format!("cannot start the Lambda worker threads: {e}"))?,
-        )
+        let loops = Loops::start(ctx, runtime_api, concurrency, &fatal_tx)
+            .map_err(|e| format!("cannot start the Lambda worker threads: {e}"))?;
+        let proxies = loops.proxies().to_vec();
+        (Running::Many(loops), proxies)
     };
     tokio::select! {
         result = loops.ended() => result,
-        reason = proxy.failed() => Err(reason),
+        Some(reason) = fatal.recv() => Err(reason),
         () = shutdown => {
-            let unanswered = proxy.drain(LAMBDA_DRAIN_TIMEOUT).await;
+            let unanswered = Proxy::drain(&proxies, LAMBDA_DRAIN_TIMEOUT).await;
             if unanswered > 0 {
                 log::warn!(
                     "{unanswered} invocations were still unanswered after {LAMBDA_DRAIN_TIMEOUT:?}; stopping anyway"

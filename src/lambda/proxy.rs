@@ -5,7 +5,8 @@
 //!
 //! **Polls.** Every lambda-web loop keeps one `GET /next` open here; the proxy keeps at most as
 //! many open upstream as loops are waiting, so with `AWS_LAMBDA_MAX_CONCURRENCY` loops Lambda
-//! sees that many polls and never more. An upstream poll is not tied to the loop that caused it:
+//! sees that many polls and never more (with several proxies, one per worker thread, each
+//! bounds its own loops' polls). An upstream poll is not tied to the loop that caused it:
 //! if that loop goes away mid-poll, the event waits for the next loop that asks, rather than
 //! being lost. The first poll is sent as soon as the proxy starts, so the event is on its way
 //! while lambda-web builds the App: that took exec → first response from 2.1× to 1.2× the
@@ -38,7 +39,7 @@ use std::convert::Infallible;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
 
 /// What the Runtime API answered: status, headers, body.
 type Fetched = Result<(StatusCode, HeaderMap, hyper::body::Bytes), String>;
@@ -59,34 +60,43 @@ const COGNITO_IDENTITY: &str = "lambda-runtime-cognito-identity";
 pub const INVOCATION_ID: &str = "lambda-runtime-invocation-id";
 const ERROR_TYPE: &str = "lambda-runtime-function-error-type";
 
-/// A running proxy: where lambda_runtime should connect, and what ends it.
+/// A running proxy: where lambda_runtime should connect. A handle: clones share the proxy, and
+/// any thread may drain it; it serves on the thread that started it.
+#[derive(Clone)]
 pub struct Proxy {
     /// The loopback address to give lambda_runtime as `AWS_LAMBDA_RUNTIME_API`.
     pub addr: SocketAddr,
     relay: Arc<Relay>,
-    fatal: mpsc::UnboundedReceiver<String>,
+    connected: Arc<Notify>,
 }
 
 impl Proxy {
     /// Binds a loopback port and starts relaying to `runtime_api` (`host:port`, or
-    /// `http://host:port/base` as emulators set it) for `concurrency` loops. Must be called
-    /// inside a tokio runtime.
-    pub fn start(runtime_api: &str, concurrency: u16) -> std::io::Result<Self> {
+    /// `http://host:port/base` as emulators set it), on the current thread's tokio runtime.
+    /// `concurrent`: more than one invocation runs at a time in the process. When the Runtime
+    /// API answers something the function cannot go on from, the reason goes to `fatal`.
+    pub fn start(
+        runtime_api: &str,
+        concurrent: bool,
+        fatal: mpsc::UnboundedSender<String>,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(("127.0.0.1", 0))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
-        let (fatal_tx, fatal) = mpsc::unbounded_channel();
         let relay = Arc::new(Relay {
             upstream: Upstream::new(runtime_api),
-            concurrent: concurrency > 1,
+            concurrent,
             pending: Mutex::default(),
             polls: Mutex::default(),
             in_flight: watch::Sender::new(0),
-            fatal: fatal_tx,
+            fatal,
         });
         relay.poll_ahead();
         let serving = Arc::clone(&relay);
+        let connected = Arc::new(Notify::new());
+        let accepted = Arc::clone(&connected);
         let make = make_service_fn(move |_| {
+            accepted.notify_waiters();
             let relay = serving.clone();
             async move {
                 Ok::<_, Infallible>(service_fn(move |req| {
@@ -105,7 +115,16 @@ impl Proxy {
                 log::error!("Runtime API proxy stopped: {err}");
             }
         });
-        Ok(Proxy { addr, relay, fatal })
+        Ok(Proxy {
+            addr,
+            relay,
+            connected,
+        })
+    }
+
+    /// Resolves when the proxy next accepts a connection (a loop that has just started).
+    pub fn connected(&self) -> impl std::future::Future<Output = ()> + '_ {
+        self.connected.notified()
     }
 
     /// Yields to the scheduler a few times, so that the first `GET /next` (a spawned task)
@@ -116,23 +135,21 @@ impl Proxy {
         }
     }
 
-    /// Resolves with the reason when the Runtime API answered something the function cannot go
-    /// on from; never resolves otherwise.
-    pub async fn failed(&mut self) -> String {
-        match self.fatal.recv().await {
-            Some(reason) => reason,
-            None => std::future::pending().await,
+    /// Makes every proxy in `proxies` open no more polls, then waits, at most `within` in all,
+    /// until every invocation they received has been answered; returns how many were still
+    /// unanswered.
+    pub async fn drain(proxies: &[Proxy], within: Duration) -> usize {
+        for proxy in proxies {
+            proxy.relay.polls().draining = true;
         }
-    }
-
-    /// Opens no more polls and waits, at most `within`, until every invocation received has
-    /// been answered; returns how many were still unanswered.
-    pub async fn drain(&self, within: Duration) -> usize {
-        self.relay.polls().draining = true;
-        let mut in_flight = self.relay.in_flight.subscribe();
-        let _ = tokio::time::timeout(within, in_flight.wait_for(|n| *n == 0)).await;
-        let left = *self.relay.in_flight.borrow();
-        left
+        let deadline = tokio::time::Instant::now() + within;
+        let mut unanswered = 0;
+        for proxy in proxies {
+            let mut in_flight = proxy.relay.in_flight.subscribe();
+            let _ = tokio::time::timeout_at(deadline, in_flight.wait_for(|n| *n == 0)).await;
+            unanswered += *proxy.relay.in_flight.borrow();
+        }
+        unanswered
     }
 }
 

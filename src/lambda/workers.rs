@@ -1,14 +1,25 @@
 //! Many invocations at once (Lambda Managed Instances, `AWS_LAMBDA_MAX_CONCURRENCY` > 1): that
 //! many lambda-web loops, each its own `run_actix_on_lambda` and so its own lambda_runtime
 //! client, spread over worker threads with an actix System each, the way `HttpServer` spreads
-//! its workers. All of them poll the one Runtime API proxy.
+//! its workers.
+//!
+//! Each thread runs its own Runtime API proxy, and its loops poll that one: every hop between a
+//! loop and its proxy then stays on one thread. (With one proxy for all, on the launcher's
+//! thread, that thread was saturated at 32 loops while the workers ran at a quarter of a core,
+//! and every hop woke another thread: `make bench`, BENCHMARKS.md.) lambda_runtime takes the
+//! proxy's address from `AWS_LAMBDA_RUNTIME_API` when a loop starts, so loops start one at a
+//! time, each setting the variable to its own thread's proxy and holding the turn until that
+//! proxy sees it connect. Should a loop ever reach another thread's proxy, it is served there
+//! all the same, only with a hop between threads.
 //!
 //! A supervisor per loop starts it again when it ends (an error, or a panic that escapes
 //! lambda_runtime), with one ERROR line, while the others go on serving. When loops keep ending
 //! ([`RESTART_LIMIT`] within [`RESTART_WINDOW`], all loops together), restarting is not helping:
 //! [`Loops::failed`] resolves and the launcher exits 1.
 
+use super::proxy::Proxy;
 use crate::app::app;
+use crate::config::AWS_LAMBDA_RUNTIME_API;
 use crate::context::AppContext;
 use std::collections::VecDeque;
 use std::future::Future;
@@ -21,12 +32,18 @@ use tokio::sync::mpsc;
 pub const RESTART_LIMIT: usize = 5;
 /// See [`RESTART_LIMIT`].
 pub const RESTART_WINDOW: Duration = Duration::from_secs(1);
+/// How long a starting loop holds the turn waiting to connect to its proxy.
+const CONNECT_WAIT: Duration = Duration::from_secs(1);
+
+/// The turn to set `AWS_LAMBDA_RUNTIME_API` and start a loop, shared by all threads.
+type Turn = Arc<tokio::sync::Mutex<()>>;
 
 /// The running loops. Dropped, they stop being supervised: the process is ending, and the
 /// proxy going away with it must not read as loops failing.
 pub struct Loops {
     failed: mpsc::UnboundedReceiver<String>,
     ending: Arc<AtomicBool>,
+    proxies: Vec<Proxy>,
 }
 
 impl Drop for Loops {
@@ -37,30 +54,44 @@ impl Drop for Loops {
 
 impl Loops {
     /// Starts `loops` lambda-web loops on `ctx`'s App over as many threads as there are cores
-    /// (never more threads than loops). `AWS_LAMBDA_RUNTIME_API` must already point at the
-    /// proxy.
-    pub fn start(ctx: AppContext, loops: u16) -> std::io::Result<Self> {
+    /// (never more threads than loops), each thread with a proxy to `runtime_api` that sends
+    /// what the Runtime API cannot be worked with on to `fatal`.
+    pub fn start(
+        ctx: AppContext,
+        runtime_api: &str,
+        loops: u16,
+        fatal: &mpsc::UnboundedSender<String>,
+    ) -> std::io::Result<Self> {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let threads = cores.min(usize::from(loops));
         let (failed_tx, failed) = mpsc::unbounded_channel();
         let restarts = Arc::new(Restarts::default());
         let ending = Arc::new(AtomicBool::new(false));
+        let turn = Turn::default();
+        let (proxy_tx, proxy_rx) = std::sync::mpsc::channel();
         for thread in 0..threads {
             let ids: Vec<usize> = (0..usize::from(loops))
                 .filter(|id| id % threads == thread)
                 .collect();
             let (ctx, restarts, failed) = (ctx.clone(), Arc::clone(&restarts), failed_tx.clone());
-            let ending = Arc::clone(&ending);
+            let (ending, turn, fatal) = (Arc::clone(&ending), Arc::clone(&turn), fatal.clone());
+            let (runtime_api, proxy_tx) = (runtime_api.to_owned(), proxy_tx.clone());
             std::thread::Builder::new()
                 .name(format!("lambda-worker-{thread}"))
                 .spawn(move || {
                     actix_rt::System::new().block_on(async move {
+                        let proxy = match Proxy::start(&runtime_api, true, fatal) {
+                            Ok(proxy) => proxy,
+                            Err(err) => return drop(proxy_tx.send(Err(err))),
+                        };
+                        let _ = proxy_tx.send(Ok(proxy.clone()));
                         for id in ids {
                             let (ctx, restarts, failed) =
                                 (ctx.clone(), Arc::clone(&restarts), failed.clone());
-                            let ending = Arc::clone(&ending);
+                            let (ending, turn, proxy) =
+                                (Arc::clone(&ending), Arc::clone(&turn), proxy.clone());
                             actix_rt::spawn(async move {
-                                let run = || run_loop(ctx.clone());
+                                let run = || run_loop(ctx.clone(), proxy.clone(), turn.clone());
                                 let supervised = supervise(id, run, &restarts, &ending);
                                 let _ = failed.send(supervised.await);
                             });
@@ -69,7 +100,23 @@ impl Loops {
                     })
                 })?;
         }
-        Ok(Loops { failed, ending })
+        let proxies = (0..threads)
+            .map(|_| {
+                proxy_rx
+                    .recv()
+                    .map_err(|_| std::io::Error::other("a worker thread ended while starting"))?
+            })
+            .collect::<std::io::Result<Vec<_>>>()?;
+        Ok(Loops {
+            failed,
+            ending,
+            proxies,
+        })
+    }
+
+    /// The proxies, one per worker thread.
+    pub fn proxies(&self) -> &[Proxy] {
+        &self.proxies
     }
 
     /// Resolves with the reason once loops keep ending; never otherwise.
@@ -81,10 +128,20 @@ impl Loops {
     }
 }
 
-async fn run_loop(ctx: AppContext) -> Result<(), String> {
-    lambda_web::run_actix_on_lambda(move || app(ctx.clone()))
-        .await
-        .map_err(|err| err.to_string())
+/// One lambda-web loop, pointed at `proxy` (see the module's header for the turn).
+async fn run_loop(ctx: AppContext, proxy: Proxy, turn: Turn) -> Result<(), String> {
+    let lambda_web = lambda_web::run_actix_on_lambda(move || app(ctx.clone()));
+    tokio::pin!(lambda_web);
+    {
+        let _turn = turn.lock().await;
+        std::env::set_var(AWS_LAMBDA_RUNTIME_API, proxy.addr.to_string());
+        tokio::select! {
+            result = &mut lambda_web => return result.map_err(|err| err.to_string()),
+            () = proxy.connected() => {}
+            () = tokio::time::sleep(CONNECT_WAIT) => {}
+        }
+    }
+    lambda_web.await.map_err(|err| err.to_string())
 }
 
 /// Runs loop `id` (a fresh `run()` each time) until loops have ended too often; returns why.

@@ -189,7 +189,8 @@ fn proxy(runtime: &FakeRuntime, concurrency: u16) -> SocketAddr {
     let api = runtime.addr.to_string();
     std::thread::spawn(move || {
         actix_rt::System::new().block_on(async move {
-            let proxy = Proxy::start(&api, concurrency).unwrap();
+            let (fatal, _unused) = tokio::sync::mpsc::unbounded_channel();
+            let proxy = Proxy::start(&api, concurrency > 1, fatal).unwrap();
             addr_tx.send(proxy.addr).unwrap();
             std::future::pending::<()>().await
         })

@@ -1,7 +1,7 @@
 //! The `make bench` peer: the service's four routes as a lambda_http 1.x function, with the same
 //! bodies, so that Lambda mode's cost is compared with the official runtime doing the same work.
 
-use lambda_http::{run, service_fn, Body, Error, Request, Response};
+use lambda_http::{run_concurrent, service_fn, Body, Error, Request, Response};
 
 async fn handle(request: Request) -> Result<Response<Body>, Error> {
     let (status, body) = match (request.method().as_str(), request.uri().path()) {
@@ -31,7 +31,9 @@ async fn handle(request: Request) -> Result<Response<Body>, Error> {
         .body(Body::from(body))?)
 }
 
-#[tokio::main(flavor = "current_thread")]
+/// `run_concurrent` serves one invocation at a time without `AWS_LAMBDA_MAX_CONCURRENCY`, as
+/// `run` does, and that many at once with it, over the runtime's worker threads.
+#[tokio::main]
 async fn main() -> Result<(), Error> {
-    run(service_fn(handle)).await
+    run_concurrent(service_fn(handle)).await
 }
