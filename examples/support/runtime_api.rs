@@ -245,8 +245,9 @@ fn serve(stream: TcpStream, shared: &Shared) {
     }
 }
 
-/// Starts `binary` in Lambda mode against `runtime`; `BENCH_RUST_LOG` sets its `RUST_LOG`,
-/// `BENCH_DEBUG` shows its stderr.
+/// Starts `binary` in Lambda mode against `runtime`; `BENCH_RUST_LOG` sets its `RUST_LOG` and
+/// `BENCH_LOG_FORMAT` its `LOG_FORMAT`; `BENCH_DEBUG` shows its stderr, `BENCH_STDERR_FILE`
+/// appends it to that file.
 pub fn spawn(binary: &str, runtime: &FakeRuntime) -> Child {
     spawn_with(binary, runtime, &[])
 }
@@ -260,16 +261,27 @@ pub fn spawn_with(binary: &str, runtime: &FakeRuntime, vars: &[(&str, &str)]) ->
         .env(config::AWS_LAMBDA_FUNCTION_MEMORY_SIZE, "128")
         .env(config::AWS_LAMBDA_FUNCTION_VERSION, "$LATEST")
         .envs(std::env::var("BENCH_RUST_LOG").map(|filter| ("RUST_LOG", filter)))
+        .envs(std::env::var("BENCH_LOG_FORMAT").map(|format| ("LOG_FORMAT", format)))
         .envs(vars.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(if std::env::var_os("BENCH_DEBUG").is_some() {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        })
+        .stderr(stderr())
         .spawn()
         .unwrap_or_else(|e| panic!("start {binary}: {e}"))
+}
+
+fn stderr() -> Stdio {
+    if std::env::var_os("BENCH_DEBUG").is_some() {
+        return Stdio::inherit();
+    }
+    match std::env::var_os("BENCH_STDERR_FILE") {
+        Some(path) => std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_or_else(|e| panic!("{}: {e}", path.to_string_lossy()), Stdio::from),
+        None => Stdio::null(),
+    }
 }
 
 pub fn stop(mut child: Child) {

@@ -41,7 +41,7 @@ pub fn init(filter: &str, format: LogFormat, buffered: bool) {
         output: if buffered {
             Output::buffered(Box::new(io::stderr()), format)
         } else {
-            Output::through(Box::new(io::stderr()))
+            Output::through_stderr()
         },
     });
     if log::set_logger(logger).is_ok() {

@@ -6,7 +6,13 @@
 //! under `make bench`: each wake is a system call and a context switch on the server's core.
 //! Waking it every 64 KiB rather than 256 KiB still cost 0.8% of the server's CPU in JSON.)
 //! In Lambda mode every line is written before the call that logs it returns: Lambda may freeze
-//! the sandbox as soon as the response is posted, and its log agent always reads stderr.
+//! the sandbox as soon as the response is posted, and its log agent always reads stderr. Threads
+//! serving invocations at once (Lambda Managed Instances) do not queue behind each other's
+//! writes: a line of at most [`ATOMIC_LINE_BYTES`] goes out in one `write(2)`, which a pipe (and
+//! a file, through one file description) never interleaves with another, so such lines are
+//! written side by side; only a longer line, which takes several writes, has the output to
+//! itself. (With one lock for every line, at 32 invocations at once a line waited 0.6 µs on
+//! average and up to 5 ms for another thread's write.)
 //!
 //! Why not a crate: tracing-appender's non-blocking writer (bounded, lossy) serves `tracing`,
 //! not the `log` facade, and sends each line through a channel to its worker, the per-line
@@ -18,7 +24,7 @@ use crate::config::LogFormat;
 use crate::limits::LOG_BUFFER_BYTES;
 use log::{kv, Level, Record};
 use std::io::{self, Write};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 /// The writer is woken early once this much is waiting.
@@ -26,10 +32,39 @@ const BATCH_BYTES: usize = 256 * 1024;
 /// How late a line may be written when little is logged.
 const WRITE_EVERY: Duration = Duration::from_millis(100);
 
+/// The longest line written in one `write(2)`: POSIX's `PIPE_BUF` on Linux, up to which a
+/// pipe writes atomically.
+pub(super) const ATOMIC_LINE_BYTES: usize = 4096;
+
+/// An output any thread may write to at once, each call one `write(2)`.
+pub(super) trait SharedWrite: Send + Sync {
+    fn write_once(&self, bytes: &[u8]) -> io::Result<usize>;
+}
+
+impl SharedWrite for std::fs::File {
+    fn write_once(&self, bytes: &[u8]) -> io::Result<usize> {
+        (&*self).write(bytes)
+    }
+}
+
+impl SharedWrite for io::PipeWriter {
+    fn write_once(&self, bytes: &[u8]) -> io::Result<usize> {
+        (&*self).write(bytes)
+    }
+}
+
+/// Any writer, one call at a time.
+impl SharedWrite for Mutex<Box<dyn Write + Send>> {
+    fn write_once(&self, bytes: &[u8]) -> io::Result<usize> {
+        let mut out = self.lock().unwrap_or_else(|p| p.into_inner());
+        out.write(bytes)
+    }
+}
+
 /// Where the logger writes each line.
 pub(super) enum Output {
     /// Written by the thread that logs, before its call returns.
-    Through(Arc<Mutex<Box<dyn Write + Send>>>),
+    Through(Arc<Through>),
     /// Appended to a buffer the writer thread writes out; dropped, and counted, when it is full.
     Buffered(Arc<Buffer>),
 }
@@ -51,9 +86,30 @@ struct Waiting {
     written: u64,
 }
 
+/// Written-through output: short lines side by side (a shared lock), a long one alone.
+pub(super) struct Through {
+    out: Box<dyn SharedWrite>,
+    long_line: RwLock<()>,
+}
+
 impl Output {
-    pub(super) fn through(out: Box<dyn Write + Send>) -> Self {
-        Output::Through(Arc::new(Mutex::new(out)))
+    pub(super) fn through(out: Box<dyn SharedWrite>) -> Self {
+        Output::Through(Arc::new(Through {
+            out,
+            long_line: RwLock::new(()),
+        }))
+    }
+
+    /// stderr, written with `write(2)` on a duplicate of its descriptor, bypassing the standard
+    /// library's lock; through that lock if the descriptor cannot be duplicated.
+    pub(super) fn through_stderr() -> Self {
+        use std::os::fd::AsFd;
+        match io::stderr().as_fd().try_clone_to_owned() {
+            Ok(fd) => Self::through(Box::new(std::fs::File::from(fd))),
+            Err(_) => Self::through(Box::new(Mutex::new(
+                Box::new(io::stderr()) as Box<dyn Write + Send>
+            ))),
+        }
     }
 
     pub(super) fn buffered(out: Box<dyn Write + Send>, format: LogFormat) -> Self {
@@ -101,11 +157,14 @@ impl Output {
     /// Hands one whole line to the output.
     pub(super) fn write_line(&self, line: &[u8]) {
         match self {
-            Output::Through(out) => {
-                // Nowhere to report a failed log write; keep the service running.
-                if let Ok(mut out) = out.lock() {
-                    let _ = out.write_all(line).and_then(|()| out.flush());
-                }
+            // Nowhere to report a failed log write; keep the service running.
+            Output::Through(through) if line.len() <= ATOMIC_LINE_BYTES => {
+                let _side_by_side = through.long_line.read().unwrap_or_else(|p| p.into_inner());
+                let _ = write_all(&*through.out, line);
+            }
+            Output::Through(through) => {
+                let _alone = through.long_line.write().unwrap_or_else(|p| p.into_inner());
+                let _ = write_all(&*through.out, line);
             }
             Output::Buffered(buffer) => {
                 let mut state = buffer.lock();
@@ -126,6 +185,19 @@ impl Output {
             }
         }
     }
+}
+
+/// Writes all of `bytes`: one `write(2)` unless the output takes less at a time.
+fn write_all(out: &dyn SharedWrite, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        match out.write_once(bytes) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(written) => bytes = &bytes[written..],
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(())
 }
 
 /// The writer thread: every [`WRITE_EVERY`], or when woken, takes what is waiting and writes it
@@ -221,9 +293,55 @@ mod tests {
     #[test]
     fn written_through_lines_are_out_before_write_returns() {
         let captured = Captured::default();
-        let output = Output::through(Box::new(captured.clone()));
+        let boxed: Box<dyn Write + Send> = Box::new(captured.clone());
+        let output = Output::through(Box::new(Mutex::new(boxed)));
         output.write_line(b"[REQ] 200\n");
         assert_eq!(captured.text(), "[REQ] 200\n");
+    }
+
+    #[test]
+    fn lines_written_through_a_pipe_by_many_threads_at_once_never_interleave() {
+        let (mut reader, writer) = io::pipe().unwrap();
+        let output = Arc::new(Output::through(Box::new(writer)));
+        let read = std::thread::spawn(move || {
+            let mut text = String::new();
+            io::Read::read_to_string(&mut reader, &mut text).unwrap();
+            text
+        });
+        let line = |thread: usize, i: usize| {
+            // Short lines, and every seventh one longer than a pipe writes at once.
+            let fill = if i.is_multiple_of(7) {
+                3 * ATOMIC_LINE_BYTES
+            } else {
+                40 + i % 90
+            };
+            format!(
+                "{thread}:{i}:{}\n",
+                char::from(b'a' + thread as u8).to_string().repeat(fill)
+            )
+        };
+        let writers: Vec<_> = (0..8)
+            .map(|thread| {
+                let output = Arc::clone(&output);
+                std::thread::spawn(move || {
+                    for i in 0..500 {
+                        output.write_line(line(thread, i).as_bytes());
+                    }
+                })
+            })
+            .collect();
+        writers.into_iter().for_each(|w| w.join().unwrap());
+        drop(output);
+        let text = read.join().unwrap();
+        let mut seen = 0;
+        for written in text.lines() {
+            let mut parts = written.splitn(3, ':');
+            let thread: usize = parts.next().unwrap().parse().unwrap();
+            let i: usize = parts.next().unwrap().parse().unwrap();
+            assert_eq!(format!("{written}\n"), line(thread, i), "a mixed line");
+            seen += 1;
+        }
+        assert_eq!(seen, 8 * 500);
     }
 
     #[test]
