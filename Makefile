@@ -18,8 +18,9 @@ TOOLS        := target/tools
 export PATH  := $(CURDIR)/$(TOOLS)/bin:$(PATH)
 TOOLS_PYTHON := $(TOOLS)/bin/python3
 CARGO_DENY_VERSION := $(shell awk '$$1 == "cargo-deny" { print $$2 }' tools/cargo-deny.txt)
+LWA_VERSION        := $(shell awk '$$1 == "lambda_web_adapter" { print $$2 }' tools/lwa.txt)
 
-.PHONY: help run-local test tools tools-lambda tools-lint tools-contract tools-audit tools-sam tools-wrk tools-rust test-unit test-lambda-corpus test-contract test-load test-load-short audit fuzz lint lint-deploy build lambda-build lambda-zip lambda-watch lambda-invoke e2e-lambda bench
+.PHONY: help run-local test tools tools-lambda tools-lint tools-contract tools-audit tools-sam tools-lwa tools-wrk tools-rust test-unit test-lambda-corpus test-contract test-load test-load-short audit fuzz lint lint-deploy build lambda-build lambda-zip lambda-watch lambda-invoke e2e-lambda bench
 
 help: ## List the targets
 	@awk -v vars='BIN=$(BIN) LAMBDA_PORT=$(LAMBDA_PORT) FUZZ_SECONDS=$(FUZZ_SECONDS) EVENT=$(EVENT) TOOLS=$(TOOLS)' \
@@ -45,6 +46,7 @@ tools-lint: $(TOOLS)/.lint.installed ## the deployment linters, pinned in tools/
 tools-contract: $(TOOLS)/.contract.installed ## schemathesis, pinned in tools/contract.txt
 tools-audit: $(TOOLS)/.cargo-deny.installed ## cargo-deny, pinned in tools/cargo-deny.txt
 tools-sam: $(TOOLS)/.sam.installed ## AWS SAM CLI (for sam local generate-event), pinned in tools/sam.txt
+tools-lwa: $(TOOLS)/.lwa.installed ## aws-lambda-web-adapter (make bench only), pinned in tools/lwa.txt
 
 tools-wrk: ## wrk, with apt-get when missing
 	@command -v wrk >/dev/null || { echo "tools: installing wrk with apt-get (under a minute)"; \
@@ -74,6 +76,11 @@ $(TOOLS)/.sam.installed: tools/sam.txt | $(TOOLS_PYTHON)
 	@python3 -m venv $(TOOLS)/sam
 	@$(TOOLS)/sam/bin/python3 -m pip install --quiet --disable-pip-version-check -r $<
 	@ln -sf ../sam/bin/sam $(TOOLS)/bin/sam
+	@touch $@
+
+$(TOOLS)/.lwa.installed: tools/lwa.txt
+	@echo "tools: installing lambda_web_adapter $(LWA_VERSION) into $(TOOLS) (cargo install, about 2 minutes on 2 cores)"
+	@cargo install --quiet --locked --root $(TOOLS) lambda_web_adapter --version $(LWA_VERSION)
 	@touch $@
 
 $(TOOLS)/.cargo-deny.installed: tools/cargo-deny.txt
@@ -137,7 +144,7 @@ lambda-invoke: ## POST $(EVENT) to the emulator and print the decoded response (
 	@curl -sS -X POST -H 'Content-Type: application/json' --data-binary @$(EVENT) '$(LAMBDA_URL)' \
 		| target/debug/examples/decode_envelope
 
-bench: tools-wrk tools-lambda ## Benchmark both modes and sizes on loopback; writes target/bench/results.md
+bench: tools-wrk tools-lambda tools-lwa ## Benchmark both modes, N invocations at once, and sizes on loopback; writes target/bench/results.md
 	bash bench/run.sh
 
 e2e-lambda: tools-lambda ## Invoke every file in events/ through `cargo lambda watch` and check the answers

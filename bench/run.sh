@@ -9,6 +9,11 @@
 #   Lambda:    examples/bench_lambda.rs (cold start, warm invocations) for our binary, the peer
 #              bench/lambda-http-peer (the same routes on lambda_http 1.x) and the floor, side by
 #              side on one fake Runtime API; ratios are to the peer.
+#   Managed Instances: examples/bench_concurrent.rs, AWS_LAMBDA_MAX_CONCURRENCY = 1, 8 and 32:
+#              our binary, the peer (lambda_http's run_concurrent) and, at 1 and 8,
+#              aws-lambda-web-adapter (tools/lwa.txt) in front of our HTTP mode; invocations/s,
+#              CPU per invocation, latency and peak RSS, the median of BENCH_CONCURRENT_ROUNDS (3)
+#              rounds of BENCH_CONCURRENT_COUNT (20000) GET /health invocations each.
 #   Size:      the stripped release binary and cargo lambda's bootstrap.zip.
 # Writes target/bench/results.md and prints it. BENCH_SECONDS (default 5) sets each HTTP case's
 # length and BENCH_ROUNDS (3) the rounds; BENCH_COLD (100: cold starts are noisy here) and
@@ -21,6 +26,8 @@ rounds=${BENCH_ROUNDS:-3}
 log_rounds=${BENCH_LOG_ROUNDS:-15}
 cold=${BENCH_COLD:-100}
 warm=${BENCH_WARM:-2000}
+concurrent_count=${BENCH_CONCURRENT_COUNT:-20000}
+concurrent_rounds=${BENCH_CONCURRENT_ROUNDS:-3}
 out=target/bench
 mkdir -p "$out"
 rm -f "$out/http.tsv" "$out/http-runs.tsv" "$out/log-cost.tsv"
@@ -28,7 +35,7 @@ rm -f "$out/http.tsv" "$out/http-runs.tsv" "$out/log-cost.tsv"
 command -v wrk >/dev/null || { echo "wrk is not installed (Debian: apt-get install wrk)" >&2; exit 1; }
 command -v taskset >/dev/null || { echo "taskset is not installed (Debian: util-linux)" >&2; exit 1; }
 
-cargo build --quiet --release --locked --bin rust-hybrid-api --example floor_actix --example floor_lambda --example bench_lambda
+cargo build --quiet --release --locked --bin rust-hybrid-api --example floor_actix --example floor_lambda --example bench_lambda --example bench_concurrent
 cargo build --quiet --release --locked --manifest-path bench/lambda-http-peer/Cargo.toml --target-dir target/peer
 # The builds leave hundreds of MB of dirty pages; their writeback, landing in the first case,
 # once made logging look 30% slower than in the same run repeated (BENCHMARKS.md).
@@ -174,6 +181,14 @@ median_runs() {
     ours="$ours" peer=target/peer/release/lambda-http-peer floor=target/release/examples/floor_lambda \
     | tee "$out/lambda.md"
   echo
+  echo "## Lambda Managed Instances (AWS_LAMBDA_MAX_CONCURRENCY invocations at once, GET /health)"
+  echo
+  echo "One fake Runtime API hands events to concurrent polls as fast as they come; the median of $concurrent_rounds rounds of $concurrent_count invocations after 2,000 to warm up. lwa: aws-lambda-web-adapter in front of our HTTP mode (both processes counted)."
+  echo
+  target/release/examples/bench_concurrent events/http-api-health.json "$concurrent_count" "$concurrent_rounds" 1,8,32 \
+    ours="$ours" peer=target/peer/release/lambda-http-peer "lwa@1,8=lwa:target/tools/bin/lambda-adapter:$ours" \
+    | tee "$out/concurrent.md"
+  echo
   echo "## Size"
   echo
   strip -o "$out/rust-hybrid-api.stripped" "$ours"
@@ -202,6 +217,11 @@ median_runs() {
   echo "| /health req/s, ours (RUST_LOG=off) / floor | | $(awk -v a="$(rps "$quiet" health)" -v b="$(rps "$floored" health)" 'BEGIN { printf "%.2f", a / b }') |"
   echo "| Lambda exec → first response, ours / peer | ≤ 1.15 | $(lambda_ratio "first response") |"
   echo "| Lambda warm p50, ours / peer | ≤ 1.40 (aim 1.25) | $(lambda_ratio "warm p50") |"
+  # A cell of bench_concurrent's ratio table: the row for N, the column by number.
+  concurrent_ratio() { awk -F'|' -v n="$1" -v c="$2" 'seen && $2 == " " n " " { gsub(/ /, "", $c); print $c } /ours \/ peer/ { seen = 1 }' "$out/concurrent.md"; }
+  echo "| Managed Instances, N = 8: invocations/s, ours / peer | ≥ 0.5 (aim 0.7) | $(concurrent_ratio 8 3) |"
+  echo "| Managed Instances, N = 8: invocations/s, ours / aws-lambda-web-adapter | ≥ 1.0 | $(concurrent_ratio 8 5) |"
+  echo "| Managed Instances: peak RSS at N = 32 / N = 1 | ≤ 3 | $(concurrent_ratio 32 6) |"
   echo "| RSS under HTTP load (peak) | ≤ 10 MB | $peak MB |"
   echo "| zipped bootstrap | ≤ 2.5 MB | $zip_mb MB |"
 } > "$out/results.md"

@@ -3,8 +3,8 @@
 //! concurrent polls as fast as they come.
 //!
 //! For each concurrency N and each function, in turn (N outer, so that runs compared with each
-//! other are close in time), `ROUNDS` fresh processes each serve one event, 2,000 more to warm
-//! up, then `COUNT` measured ones. Reported per N and function, the median round: invocations per
+//! other are close in time), `ROUNDS` fresh processes each serve one event, 2,000 more (at most
+//! `COUNT`) to warm up, then `COUNT` measured ones. Reported per N and function, the median round: invocations per
 //! second (wall time from releasing the events to the last answer), CPU µs per invocation (every
 //! thread of the function's processes, from `/proc/PID/task/*/schedstat`), served → answered
 //! p50 and p99, and peak RSS.
@@ -107,8 +107,9 @@ fn round(function: &str, event: &str, count: usize, n: usize, runtime: &FakeRunt
     runtime.reset(&[event.to_owned()], 1);
     let running = Running::start(function, runtime, n);
     check(&runtime.wait_for(1));
-    runtime.allow(WARM_UP);
-    check(&runtime.wait_for(WARM_UP));
+    let warm_up = WARM_UP.min(count);
+    runtime.allow(warm_up);
+    check(&runtime.wait_for(warm_up));
     let cpu_before = running.cpu();
     let released = Instant::now();
     runtime.allow(count);

@@ -183,6 +183,38 @@ fn two_thousand_concurrent_invocations_each_get_their_own_answer_id_and_trace_id
     assert_eq!(lines, EVENTS);
 }
 
+#[test]
+fn text_request_lines_of_concurrent_invocations_are_whole_lines_each_with_its_own_id() {
+    const EVENTS: usize = 500;
+    let events = (1..=EVENTS).map(|n| echo_event(SHAPES[n % 4], &format!("{{\"n\":{n}}}")));
+    let runtime = FakeRuntime::start(events);
+    let mut service = lambda_service(&runtime, &[concurrency("8")]);
+    for _ in 0..EVENTS {
+        runtime.next_outcome();
+    }
+    service.wait_for_line(|l| l.ends_with(&format!(" | req-{EVENTS}")));
+    let stderr = service.stderr_so_far();
+    let mut ids: Vec<usize> = stderr
+        .lines()
+        .filter(|l| l.starts_with("[REQ]"))
+        .map(|line| {
+            let fields: Vec<&str> = line.split(" | ").collect();
+            assert_eq!(fields.len(), 5, "{line}");
+            assert_eq!(fields[..3], ["[REQ] 200", "POST   ", "/echo"], "{line}");
+            assert!(fields[3].ends_with('s'), "{line}");
+            fields[4].strip_prefix("req-").unwrap().parse().unwrap()
+        })
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (1..=EVENTS).collect::<Vec<_>>());
+    assert!(
+        stderr
+            .lines()
+            .all(|l| l.starts_with("[REQ]") || l.contains(" INFO ")),
+        "{stderr}"
+    );
+}
+
 /// The proxy on a thread of its own, relaying to `runtime` for `concurrency` loops.
 fn proxy(runtime: &FakeRuntime, concurrency: u16) -> SocketAddr {
     let (addr_tx, addr) = std::sync::mpsc::channel();
