@@ -204,17 +204,26 @@ impl Restarts {
 mod tests {
     use super::*;
     use std::cell::Cell;
+    use std::future::{ready, Ready};
     use std::rc::Rc;
+
+    /// A loop that ends at once with `error`, and how many times it was started.
+    fn failing_loop(
+        error: &'static str,
+    ) -> (Rc<Cell<usize>>, impl Fn() -> Ready<Result<(), String>>) {
+        let runs = Rc::new(Cell::new(0));
+        let counted = Rc::clone(&runs);
+        let run = move || {
+            counted.set(counted.get() + 1);
+            ready(Err(error.to_owned()))
+        };
+        (runs, run)
+    }
 
     #[test]
     fn a_loop_that_ends_is_started_again_until_loops_keep_ending() {
         actix_rt::System::new().block_on(async {
-            let runs = Rc::new(Cell::new(0));
-            let counted = Rc::clone(&runs);
-            let run = move || {
-                counted.set(counted.get() + 1);
-                async { Err::<(), _>("connection reset".to_owned()) }
-            };
+            let (runs, run) = failing_loop("connection reset");
             let ending = AtomicBool::new(false);
             let reason = supervise(3, run, &Restarts::default(), &ending).await;
             assert_eq!(runs.get(), RESTART_LIMIT);
@@ -252,12 +261,7 @@ mod tests {
     #[test]
     fn once_the_process_is_ending_a_loop_that_ends_is_neither_restarted_nor_reported() {
         actix_rt::System::new().block_on(async {
-            let runs = Rc::new(Cell::new(0));
-            let counted = Rc::clone(&runs);
-            let run = move || {
-                counted.set(counted.get() + 1);
-                async { Err::<(), _>("connection refused".to_owned()) }
-            };
+            let (runs, run) = failing_loop("connection refused");
             let (restarts, ending) = (Restarts::default(), AtomicBool::new(true));
             let supervised = supervise(0, run, &restarts, &ending);
             let outcome = tokio::time::timeout(Duration::from_millis(100), supervised).await;
