@@ -189,7 +189,7 @@ impl Answer {
                 })
             }
         };
-        envelope.to_string().into_bytes()
+        serde_json::to_vec(&envelope).expect("a Value serializes")
     }
 }
 
