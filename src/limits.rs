@@ -65,8 +65,8 @@ pub const LOG_BUFFER_BYTES: usize = 1024 * 1024;
 pub const LOG_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long Lambda mode waits, after a stop signal, for the invocations in flight to be answered
-/// and posted. Lambda gives a runtime about 2 s between SIGTERM and SIGKILL; this leaves time
-/// to write out the log and exit.
+/// and posted. Lambda's shutdown phase lasts at most 2 s (with external extensions); this leaves
+/// time to write out the log and exit.
 pub const LAMBDA_DRAIN_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// Whether a JSON text of `body` can be answered as a Lambda text body within
