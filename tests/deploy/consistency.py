@@ -6,6 +6,8 @@
   port `make lambda-invoke` posts to (LAMBDA_PORT);
 - every environment variable the Dockerfiles, compose.yml and template.yaml set is one the
   service reads (a `pub const NAME: &str = "NAME"` in src/config.rs or src/launcher.rs);
+- the deploy scripts know exactly the environments template.yaml allows, and deploy.yml's AWS
+  steps are scripts/deploy-function.sh (which make e2e-aws tests), not inline commands;
 - hygiene: both images run as a non-root user, no Dockerfile bakes in a secret-like ENV or
   ARG, .dockerignore admits only what the build needs, and no workflow `run:` script expands a
   secret (secrets reach steps through `env:` or `with:`, which GitHub masks).
@@ -131,6 +133,31 @@ for var in template["Resources"]["Function"]["Properties"]["Environment"]["Varia
     set_vars.setdefault(var, set()).add("template.yaml")
 for var, where in sorted(set_vars.items()):
     check(f"{var} (set by {', '.join(sorted(where))}) is read by the service", var in service_vars)
+
+# The environments: template.yaml allows them, deploy-stack.sh checks ENV against them, and
+# deploy-function.sh maps branches onto them.
+allowed = set(template["Parameters"]["EnvironmentName"]["AllowedValues"])
+stack_envs = re.search(r"^ENVIRONMENTS='([^']*)'", read("scripts/deploy-stack.sh"), re.M)
+check(
+    "scripts/deploy-stack.sh accepts exactly template.yaml's environments",
+    stack_envs is not None and set(stack_envs.group(1).split()) == allowed,
+    f"{stack_envs and stack_envs.group(1)} vs {sorted(allowed)}",
+)
+branch_map = re.search(r"^BRANCH_ENVIRONMENTS='([^']*)'", read("scripts/deploy-function.sh"), re.M)
+mapped = {line.split()[1] for line in branch_map.group(1).strip().splitlines()} if branch_map else set()
+check(
+    "scripts/deploy-function.sh maps branches only to template.yaml's environments",
+    bool(mapped) and mapped <= allowed,
+    f"{sorted(mapped)} vs {sorted(allowed)}",
+)
+deploy_steps = [step.get("run", "") for step in yaml.safe_load(read(".github/workflows/deploy.yml"))["jobs"]["deploy"]["steps"]]
+check(
+    "deploy.yml's AWS steps are scripts/deploy-function.sh target and update",
+    any("scripts/deploy-function.sh target" in run for run in deploy_steps)
+    and any("scripts/deploy-function.sh update" in run for run in deploy_steps)
+    and not any("aws lambda" in run for run in deploy_steps),
+    deploy_steps,
+)
 
 # Hygiene.
 SECRETISH = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|PRIVATE|_KEY\b|ACCESS_KEY", re.I)

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Creates or updates one environment's stack from template.yaml, with the zip or with the image
+# (README, "Deploy"). `make deploy-zip` and `make deploy-image` call it:
+#
+#   scripts/deploy-stack.sh zip   STACK ENVIRONMENT BUCKET    [Parameter=Value ...]
+#   scripts/deploy-stack.sh image STACK ENVIRONMENT IMAGE_URI [Parameter=Value ...]
+#
+# zip: uploads target/lambda/rust-hybrid-api/bootstrap.zip (make lambda-zip) to
+# s3://BUCKET/rust-hybrid-api/<its SHA-256>.zip. A new build gets a new key, which is what makes
+# CloudFormation update the code; an unchanged build is not uploaded again.
+# Then `aws cloudformation deploy`, and the stack's outputs. On a failure it prints the failed
+# resources with CloudFormation's reasons, and exits 1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ZIP=target/lambda/rust-hybrid-api/bootstrap.zip
+ENVIRONMENTS='prod dev stg tst'
+
+die() {
+  echo "deploy: $*" >&2
+  exit 1
+}
+
+[ $# -ge 4 ] || die "usage: $0 zip|image STACK ENVIRONMENT BUCKET|IMAGE_URI [Parameter=Value ...]"
+package=$1 stack=$2 environment=$3 artefact=$4
+shift 4
+[ -n "$stack" ] || die "STACK is empty: give the stack's name, e.g. STACK=rust-hybrid-api-dev"
+[[ " $ENVIRONMENTS " == *" $environment "* ]] || die "ENV='$environment' is not one of: $ENVIRONMENTS"
+command -v aws >/dev/null || die "the AWS CLI is not installed: make tools-aws"
+
+case $package in
+  zip)
+    [ -n "$artefact" ] || die "BUCKET is empty: give an S3 bucket in the stack's region for the zip"
+    [ -f "$ZIP" ] || die "$ZIP does not exist: make lambda-zip"
+    key=rust-hybrid-api/$(sha256sum "$ZIP" | cut -d' ' -f1).zip
+    aws s3api head-bucket --bucket "$artefact" >/dev/null 2>&1 \
+      || die "the bucket '$artefact' does not exist or is not yours: create it with aws s3 mb s3://$artefact"
+    if aws s3api head-object --bucket "$artefact" --key "$key" >/dev/null 2>&1; then
+      echo "deploy: s3://$artefact/$key is already there"
+    else
+      aws s3 cp --only-show-errors "$ZIP" "s3://$artefact/$key"
+      echo "deploy: uploaded $ZIP to s3://$artefact/$key"
+    fi
+    code=("CodeBucket=$artefact" "CodeKey=$key" "ImageUri=")
+    ;;
+  image)
+    [ -n "$artefact" ] || die "IMAGE is empty: give the image URI, e.g. <registry>/<repo>:dev-latest"
+    code=("ImageUri=$artefact" "CodeBucket=" "CodeKey=")
+    ;;
+  *) die "the package type is '$package': use zip or image" ;;
+esac
+
+echo "deploy: $package stack $stack (environment $environment)"
+if ! aws cloudformation deploy --template-file template.yaml --stack-name "$stack" \
+  --capabilities CAPABILITY_IAM --no-fail-on-empty-changeset \
+  --parameter-overrides "EnvironmentName=$environment" "${code[@]}" "$@"; then
+  echo "deploy: the stack $stack failed; what CloudFormation said:" >&2
+  aws cloudformation describe-stack-events --stack-name "$stack" --max-items 50 \
+    --query "StackEvents[?ends_with(ResourceStatus, 'FAILED')].[LogicalResourceId, ResourceStatus, ResourceStatusReason]" \
+    --output text >&2 || true
+  exit 1
+fi
+aws cloudformation describe-stacks --stack-name "$stack" \
+  --query 'Stacks[0].Outputs[].[OutputKey, OutputValue]' --output text
