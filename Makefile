@@ -169,13 +169,13 @@ deploy-zip: lambda-zip tools-aws ## Create or update STACK ($(BIN)-ENVIRONMENT) 
 deploy-image: tools-aws ## Create or update STACK from an image in ECR: ENVIRONMENT=dev IMAGE=<registry>/<repo>:dev-latest [ARCH, PARAMS]
 	bash scripts/deploy-stack.sh image '$(STACK)' '$(ENVIRONMENT)' '$(IMAGE)' Architecture=$(ARCH) $(PARAMS)
 
-e2e-aws: lambda-zip tools-aws ## Deploy the zip stack to MiniStack and call it through every front end; the deploy script's checks
+e2e-aws: tools-aws tools-lambda ## Deploy the zip stack to MiniStack and call it through every front end; the deploy script's checks
 	$(TOOLS)/aws/bin/python3 tests/e2e/aws.py
 
-apigw-local: lambda-zip tools-aws ## The zip stack on MiniStack behind every front end, until Ctrl-C (APIGW_PORT, default 4566)
+apigw-local: tools-aws tools-lambda ## The zip stack on MiniStack behind every front end, until Ctrl-C (APIGW_PORT, default 4566)
 	$(TOOLS)/aws/bin/python3 scripts/apigw_local.py
 
-apigw-redeploy: lambda-zip tools-aws ## Deploy the current code to the running apigw-local
+apigw-redeploy: tools-aws tools-lambda ## Deploy the current code to the running apigw-local
 	$(TOOLS)/aws/bin/python3 scripts/apigw_local.py redeploy
 
 e2e-lambda: tools-lambda ## Invoke every file in events/ through `cargo lambda watch` and check the answers

@@ -42,6 +42,7 @@ def serve(port):
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, interrupt)
     try:
+        local_aws.build_zip()
         emulator.start()
         print(f"apigw-local: MiniStack on {emulator.endpoint} (pid {emulator.process.pid}); deploying {local_aws.stack_name(ENVIRONMENT)}",
               flush=True)
@@ -69,6 +70,7 @@ def redeploy(port):
     emulator = local_aws.Emulator(port, workdir=None)
     if local_aws.port_is_free(port):
         raise Failure(f"nothing listens on 127.0.0.1:{port}: start make apigw-local first (APIGW_PORT={port})")
+    local_aws.build_zip()
     local_aws.deploy(emulator, ENVIRONMENT, "EnableFunctionUrl=true")
     print(f"apigw-redeploy: {local_aws.stack_name(ENVIRONMENT)} on {emulator.endpoint} runs the current build")
 

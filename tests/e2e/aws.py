@@ -2,7 +2,8 @@
 """make e2e-aws: the deployed stack, called the way a client calls it, without Docker.
 
 1. Starts MiniStack (a local AWS emulator) on a free loopback port.
-2. Deploys the zip stack with `make deploy-zip`, the README's command, with the Function URL on.
+2. Builds the zip for this machine's CPU and deploys the stack with `make deploy-zip`, the
+   README's command, with the Function URL on.
 3. Puts the other front ends in front of the same function (scripts/local_aws.py): an HTTP API
    on a named stage and one with payload 1.0, REST APIs with and without binaryMediaTypes, ALBs
    with multi-value headers on and off.
@@ -261,20 +262,22 @@ def check_delete(emulator, outputs):
 
 
 def main():
-    if not ZIP.exists():
-        local_aws.fail(Failure(f"{ZIP} does not exist: make lambda-zip"))
     started = time.monotonic()
+    try:
+        local_aws.build_zip()
+    except Failure as failure:
+        local_aws.fail(failure)
     workdir = tempfile.mkdtemp(prefix="e2e-aws-")
     emulator = local_aws.Emulator(local_aws.free_port(), workdir)
     reference = None
     try:
         emulator.start()
         print(f"MiniStack on {emulator.endpoint}, pid {emulator.process.pid}, state in {workdir}", flush=True)
-        reference, reference_url = start_reference(workdir)
         deploy_started = time.monotonic()
         outputs = local_aws.deploy(emulator, ENVIRONMENT, "EnableFunctionUrl=true")
         check(f"make deploy-zip created {STACK} ({time.monotonic() - deploy_started:.1f} s)",
               {"ApiUrl", "FunctionName", "FunctionUrl"} <= set(outputs), str(outputs))
+        reference, reference_url = start_reference(workdir)
         ends = local_aws.front_ends(emulator, outputs, "e2e")
         check_front_ends(ends, reference_url)
         check_redeploy(emulator, ends)
