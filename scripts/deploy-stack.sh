@@ -25,7 +25,7 @@ die() {
 package=$1 stack=$2 environment=$3 artefact=$4
 shift 4
 [ -n "$stack" ] || die "STACK is empty: give the stack's name, e.g. STACK=rust-hybrid-api-dev"
-[[ " $ENVIRONMENTS " == *" $environment "* ]] || die "ENV='$environment' is not one of: $ENVIRONMENTS"
+[[ " $ENVIRONMENTS " == *" $environment "* ]] || die "ENVIRONMENT='$environment' is not one of: $ENVIRONMENTS"
 command -v aws >/dev/null || die "the AWS CLI is not installed: make tools-aws"
 
 case $package in
@@ -33,8 +33,9 @@ case $package in
     [ -n "$artefact" ] || die "BUCKET is empty: give an S3 bucket in the stack's region for the zip"
     [ -f "$ZIP" ] || die "$ZIP does not exist: make lambda-zip"
     key=rust-hybrid-api/$(sha256sum "$ZIP" | cut -d' ' -f1).zip
-    aws s3api head-bucket --bucket "$artefact" >/dev/null 2>&1 \
-      || die "the bucket '$artefact' does not exist or is not yours: create it with aws s3 mb s3://$artefact"
+    if ! answer=$(aws s3api head-bucket --bucket "$artefact" 2>&1); then
+      die "cannot use the bucket '$artefact' (create it with aws s3 mb s3://$artefact if it does not exist): $(grep . <<<"$answer" | tail -n1)"
+    fi
     if aws s3api head-object --bucket "$artefact" --key "$key" >/dev/null 2>&1; then
       echo "deploy: s3://$artefact/$key is already there"
     else

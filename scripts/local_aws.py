@@ -73,7 +73,8 @@ class Emulator:
     """MiniStack in its own session, with its state and the function code it unpacks in `workdir`.
     Without a workdir it stands for one already running on `port`."""
 
-    def __init__(self, port, workdir):
+    def __init__(self, port, workdir, command=None):
+        self.command = command or [str(TOOLS_BIN / "ministack")]
         self.port = port
         self.workdir = Path(workdir) if workdir else None
         self.endpoint = f"http://127.0.0.1:{port}"
@@ -85,9 +86,8 @@ class Emulator:
         return {**os.environ, **CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint, "PATH": f"{TOOLS_BIN}:{os.environ['PATH']}"}
 
     def start(self):
-        ministack = TOOLS_BIN / "ministack"
-        if not ministack.exists():
-            raise Failure(f"MiniStack is not installed at {ministack}: make tools-aws")
+        if not Path(self.command[0]).exists():
+            raise Failure(f"MiniStack is not installed at {self.command[0]}: make tools-aws")
         if not port_is_free(self.port):
             raise Failure(f"port {self.port} on 127.0.0.1 is taken: stop what uses it, or choose another port")
         tmp = self.workdir / "tmp"
@@ -107,7 +107,7 @@ class Emulator:
         }
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [str(ministack)], env=env, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT,
+                self.command, env=env, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True,
             )
         deadline = time.monotonic() + READY_SECONDS

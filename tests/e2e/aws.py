@@ -13,7 +13,8 @@
 5. Redeploys with ROOT_PATH changed; the new value must take effect.
 6. Runs scripts/deploy-function.sh (deploy.yml's AWS steps) against an image function made from
    a placeholder image URI, and on an unmapped branch.
-7. Checks that a deploy MiniStack refuses fails with its reason, and that a taken port is refused.
+7. Checks the failures: bad deploy inputs stop with one line, a deploy CloudFormation refuses
+   fails with its reason, an emulator that exits at start or a taken port is reported.
 8. Deletes the stack, checks its function and API are gone, and stops everything it started.
 
 Prints one line per check; on a failure, the request and both answers. Exits 1 if any failed.
@@ -238,12 +239,31 @@ def check_deploy_script(emulator, workdir):
 
 
 def check_failures(emulator):
+    for variables, expected in (
+        (["ENVIRONMENT=qa", f"BUCKET={local_aws.BUCKET}"], "deploy: ENVIRONMENT='qa' is not one of: prod dev stg tst"),
+        (["BUCKET=no-such-bucket"], "deploy: cannot use the bucket 'no-such-bucket'"),
+    ):
+        run = subprocess.run(["make", "--no-print-directory", "deploy-zip", f"ARCH={local_aws.HOST_ARCH}", *variables],
+                             cwd=ROOT, env=emulator.env(), capture_output=True, text=True, timeout=120)
+        said = [line for line in run.stderr.splitlines() if line.startswith("deploy: ")]
+        check(f"make deploy-zip {' '.join(variables)} exits non-zero with one line",
+              run.returncode != 0 and len(said) == 1 and said[0].startswith(expected),
+              f"exit {run.returncode}\n{run.stdout}{run.stderr}")
     try:
         local_aws.deploy(emulator, "dev", "ImageUri=example.com/not-both:1")
         check("a deploy CloudFormation refuses fails, with its reason", False, "the deploy succeeded")
     except Failure as failure:
         check("a deploy CloudFormation refuses fails, with its reason",
               "the deploy failed" in str(failure) and "not both" in failure.details, f"{failure}\n{failure.details}")
+    crashing = local_aws.Emulator(local_aws.free_port(), tempfile.mkdtemp(dir=emulator.workdir),
+                                  command=[sys.executable, "-c", "print('no such service'); raise SystemExit(3)"])
+    try:
+        crashing.start()
+        check("an emulator that exits at start is reported in one line, with its log", False, "it started")
+    except Failure as failure:
+        check("an emulator that exits at start is reported in one line, with its log",
+              str(failure) == "MiniStack exited with status 3 before it was ready" and "no such service" in failure.details,
+              f"{failure}\n{failure.details}")
     try:
         local_aws.Emulator(emulator.port, tempfile.mkdtemp(dir=emulator.workdir)).start()
         check("a second emulator on a taken port is refused in one line", False, "it started")
