@@ -40,6 +40,10 @@ pub const AWS_LAMBDA_FUNCTION_VERSION: &str = "AWS_LAMBDA_FUNCTION_VERSION";
 /// How many invocations one execution environment is sent at once; set by Lambda Managed
 /// Instances from the function's `PerExecutionEnvironmentMaxConcurrency`, unset (one) elsewhere.
 pub const AWS_LAMBDA_MAX_CONCURRENCY: &str = "AWS_LAMBDA_MAX_CONCURRENCY";
+/// How Lambda mode answers the sources that can stream (Function URLs, REST APIs): `buffered`
+/// or `response_stream`, as the Function URL's `InvokeMode` is set. Read in HTTP mode too, so
+/// a typo fails there as well, but only Lambda mode uses it.
+pub const LAMBDA_INVOKE_MODE: &str = "LAMBDA_INVOKE_MODE";
 
 const SET_BY_LAMBDA: &str =
     "Lambda sets it; when emulating Lambda, set it too (or unset AWS_LAMBDA_* for HTTP mode)";
@@ -72,6 +76,7 @@ const LOG_LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"]
 /// | `AWS_LAMBDA_LOG_FORMAT` | set by Lambda: `Text` or `JSON`      | `Text`    |
 /// | `AWS_LAMBDA_LOG_LEVEL`  | set by Lambda: the level without `RUST_LOG` | `INFO` |
 /// | `AWS_LAMBDA_MAX_CONCURRENCY` | set by Lambda Managed Instances: invocations at once, 1–1600 | `1` |
+/// | `LAMBDA_INVOKE_MODE`    | `buffered` or `response_stream` (any case) | `buffered` |
 ///
 /// An empty variable counts as unset. `LOG_FORMAT` wins over `AWS_LAMBDA_LOG_FORMAT`, and
 /// `RUST_LOG` over `AWS_LAMBDA_LOG_LEVEL`.
@@ -110,7 +115,33 @@ pub enum Mode {
         /// How many invocations to serve at once (`AWS_LAMBDA_MAX_CONCURRENCY`); 1 on classic
         /// Lambda.
         concurrency: u16,
+        /// How answers to the sources that can stream leave (`LAMBDA_INVOKE_MODE`).
+        invoke_mode: InvokeMode,
     },
+}
+
+/// How Lambda mode answers Function URLs and REST APIs, the sources that can stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InvokeMode {
+    /// One JSON envelope per answer (`InvokeMode: BUFFERED`).
+    #[default]
+    Buffered,
+    /// Lambda's streaming protocol (`InvokeMode: RESPONSE_STREAM`).
+    ResponseStream,
+}
+
+impl InvokeMode {
+    fn parse(value: &str) -> Result<Self, ConfigError> {
+        match value.to_ascii_lowercase().as_str() {
+            "buffered" => Ok(InvokeMode::Buffered),
+            "response_stream" => Ok(InvokeMode::ResponseStream),
+            _ => Err(ConfigError::new(
+                LAMBDA_INVOKE_MODE,
+                value,
+                "expected buffered or response_stream (the Function URL's InvokeMode)",
+            )),
+        }
+    }
 }
 
 impl Mode {
@@ -127,8 +158,21 @@ impl Mode {
         matches!(self, Mode::Lambda { .. })
     }
 
+    /// Whether Lambda mode streams its answers to the sources that can take them.
+    pub fn streams(&self) -> bool {
+        matches!(
+            self,
+            Mode::Lambda {
+                invoke_mode: InvokeMode::ResponseStream,
+                ..
+            }
+        )
+    }
+
     /// Decides the mode through `get`, and checks that a Lambda environment is complete.
     fn read(get: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let invoke_mode =
+            get(LAMBDA_INVOKE_MODE).map_or(Ok(InvokeMode::Buffered), |v| InvokeMode::parse(&v))?;
         let runtime_api = get(AWS_LAMBDA_RUNTIME_API);
         if runtime_api.is_none() && get(AWS_LAMBDA_FUNCTION_NAME).is_none() {
             return Ok(Mode::Http);
@@ -164,6 +208,7 @@ impl Mode {
         Ok(Mode::Lambda {
             runtime_api,
             concurrency,
+            invoke_mode,
         })
     }
 }
@@ -783,7 +828,38 @@ mod tests {
             Ok(Mode::Lambda {
                 runtime_api: "127.0.0.1:9001".into(),
                 concurrency: 1,
+                invoke_mode: InvokeMode::Buffered,
             })
+        );
+    }
+
+    #[test]
+    fn invoke_mode_is_buffered_unless_set_to_response_stream_in_any_case() {
+        let mode = |value: &str| {
+            let mut vars = COMPLETE.to_vec();
+            vars.push((LAMBDA_INVOKE_MODE, value));
+            launch(&vars).map(|mode| mode.streams())
+        };
+        assert_eq!(mode(""), Ok(false));
+        assert_eq!(mode("buffered"), Ok(false));
+        assert_eq!(mode("BUFFERED"), Ok(false));
+        assert_eq!(mode("response_stream"), Ok(true));
+        assert_eq!(mode("RESPONSE_STREAM"), Ok(true));
+        for bad in ["stream", "streaming", "response-stream", " buffered"] {
+            assert_eq!(
+                mode(bad).unwrap_err().to_string(),
+                format!(
+                    "invalid LAMBDA_INVOKE_MODE={bad:?}: expected buffered or response_stream \
+                     (the Function URL's InvokeMode)"
+                ),
+            );
+        }
+        // Checked in HTTP mode too, where it does nothing: a typo still fails.
+        let http = launch(&[(LAMBDA_INVOKE_MODE, "strem")]);
+        assert_eq!(http.unwrap_err().variable(), LAMBDA_INVOKE_MODE);
+        assert_eq!(
+            launch(&[(LAMBDA_INVOKE_MODE, "response_stream")]),
+            Ok(Mode::Http)
         );
     }
 

@@ -3,7 +3,9 @@
 //! App factory puts it in the app data.
 
 use crate::config::{Mode, RootPath, Settings};
-use crate::limits::{DEFAULT_LAMBDA_BODY_LIMIT, DEFAULT_MAX_BODY_BYTES};
+use crate::limits::{
+    DEFAULT_LAMBDA_BODY_LIMIT, DEFAULT_MAX_BODY_BYTES, DEFAULT_STREAMING_BODY_LIMIT,
+};
 use std::time::Duration;
 
 /// The per-process request context.
@@ -14,8 +16,8 @@ pub struct AppContext {
     /// Where the routes are mounted.
     pub root_path: RootPath,
     /// The `/echo` body limit: `MAX_BODY_BYTES`, or by default 6 MiB in HTTP mode (Lambda's
-    /// request limit) and in Lambda mode the largest body whose echo always fits Lambda's
-    /// response limit.
+    /// request limit), in Lambda mode the largest body whose echo always fits Lambda's
+    /// response limit, and in Lambda mode with streaming what an invocation can carry.
     pub max_body_bytes: usize,
     /// How long a body may take to arrive.
     pub body_timeout: Duration,
@@ -26,6 +28,7 @@ impl AppContext {
     pub fn new(settings: &Settings) -> Self {
         let default_body_limit = match settings.mode {
             Mode::Http => DEFAULT_MAX_BODY_BYTES,
+            _ if settings.mode.streams() => DEFAULT_STREAMING_BODY_LIMIT,
             Mode::Lambda { .. } => DEFAULT_LAMBDA_BODY_LIMIT,
         };
         AppContext {

@@ -29,6 +29,7 @@ pub fn run() -> Result<(), LaunchError> {
         Mode::Lambda {
             runtime_api,
             concurrency,
+            ..
         } => system.block_on(serve_lambda(&settings, runtime_api, *concurrency)),
     };
     logging::flush();
@@ -95,7 +96,8 @@ async fn serve_lambda(
 ) -> Result<(), LaunchError> {
     let ctx = AppContext::new(settings);
     log::info!(
-        "starting mode=lambda runtime_api={runtime_api} concurrency={concurrency} root={} version={}",
+        "starting mode=lambda runtime_api={runtime_api} concurrency={concurrency} invoke_mode={} root={} version={}",
+        if settings.mode.streams() { "response_stream" } else { "buffered" },
         settings.root_path,
         env!("CARGO_PKG_VERSION")
     );

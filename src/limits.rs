@@ -5,7 +5,9 @@
 //! |---|---|---|
 //! | [`DEFAULT_MAX_BODY_BYTES`] | 6 MiB, HTTP mode (`MAX_BODY_BYTES`) | JSON 413 |
 //! | [`DEFAULT_LAMBDA_BODY_LIMIT`] | 3,143,680 bytes, Lambda mode (`MAX_BODY_BYTES`) | JSON 413 |
+//! | [`DEFAULT_STREAMING_BODY_LIMIT`] | 6,287,360 bytes, Lambda mode with `LAMBDA_INVOKE_MODE=response_stream` (`MAX_BODY_BYTES`) | JSON 413 |
 //! | [`LAMBDA_RESPONSE_LIMIT`] | 6 MiB, a Lambda response envelope | `/echo`: JSON 413 before echoing; anything else: JSON 500 `response_too_large` |
+//! | [`LAMBDA_STREAM_LIMIT`] | 200 MiB, a streamed Lambda answer's body | JSON 500 `response_too_large` |
 //! | [`MAX_URI_BYTES`] | 8 KiB of path and query | JSON 414 |
 //! | [`MAX_HEADER_BYTES`] | 16 KiB of headers | JSON 431 |
 //! | [`MAX_JSON_DEPTH`] | 128 levels of `/echo` nesting | JSON 400 `invalid_json` |
@@ -28,6 +30,13 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
 /// The largest response a function may return to the Runtime API (6 MB, in bytes).
 pub const LAMBDA_RESPONSE_LIMIT: usize = 6 * 1024 * 1024;
 
+/// The largest answer a function may stream (200 MB, in bytes): Lambda's default maximum for
+/// `InvokeWithResponseStream` since July 2025.
+pub const LAMBDA_STREAM_LIMIT: usize = 200 * 1024 * 1024;
+
+/// The largest synchronous invocation payload, the event itself (6 MB, in bytes).
+pub const LAMBDA_REQUEST_LIMIT: usize = 6 * 1024 * 1024;
+
 /// Room kept around a body for a Lambda response envelope's fields and headers.
 pub const ENVELOPE_ALLOWANCE: usize = 4 * 1024;
 
@@ -35,6 +44,11 @@ pub const ENVELOPE_ALLOWANCE: usize = 4 * 1024;
 /// [`LAMBDA_RESPONSE_LIMIT`]. A JSON text grows at most twofold as a JSON string (`"` becomes
 /// `\"`).
 pub const DEFAULT_LAMBDA_BODY_LIMIT: usize = (LAMBDA_RESPONSE_LIMIT - ENVELOPE_ALLOWANCE) / 2;
+
+/// Lambda mode's default body limit when answers may be streamed: what the 6 MB invocation
+/// payload can carry besides the event's other fields. A streamed `/echo` is not held to the
+/// buffered response limit; a buffered one still is (JSON 413 `echo_too_large`).
+pub const DEFAULT_STREAMING_BODY_LIMIT: usize = LAMBDA_REQUEST_LIMIT - ENVELOPE_ALLOWANCE;
 
 /// The longest request target (path and query) the service accepts, in bytes.
 pub const MAX_URI_BYTES: usize = 8 * 1024;
@@ -92,6 +106,7 @@ mod tests {
         assert!(json_text_fits(&vec![b'"'; DEFAULT_LAMBDA_BODY_LIMIT]));
         assert!(!json_text_fits(&vec![b'"'; DEFAULT_LAMBDA_BODY_LIMIT + 1]));
         assert_eq!(DEFAULT_LAMBDA_BODY_LIMIT, 3_143_680);
+        assert_eq!(DEFAULT_STREAMING_BODY_LIMIT, 6_287_360);
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Reshapes every HTTP event Lambda can deliver (API Gateway REST APIs, HTTP APIs with payload
-//! 1.0 or 2.0, Function URLs, ALB target groups with multi-value headers on or off) into the one
-//! form lambda-web 0.2.1 parses without surprises: a payload 2.0 event with the stage removed,
-//! the path percent-decoded once (lambda-web encodes it again), a query that is a valid URI
-//! query, lower-case headers with repeated values joined, and cookies in `cookies`.
+//! 1.0 or 2.0, Function URLs, ALB target groups with multi-value headers on or off, VPC Lattice
+//! target groups with event structure V1 or V2) into the one form lambda-web 0.2.1 parses
+//! without surprises: a payload 2.0 event with the stage removed, the path percent-decoded once
+//! (lambda-web encodes it again), a query that is a valid URI query, lower-case headers with
+//! repeated values joined, and cookies in `cookies`.
 //!
 //! Events that cannot become an HTTP request (a header value with CR/LF, an invalid method, a
 //! body marked base64 that is not) are answered here with the service's JSON 400 or 414, and
@@ -26,9 +27,14 @@ pub const REQUEST_CONTEXT_HEADER: &str = "x-amzn-request-context";
 /// (as lambda_http passes it); replaces what a client or load balancer sent under this name.
 pub const TRACE_ID_HEADER: &str = "x-amzn-trace-id";
 
+/// The invocation's tenant, for the app, when the function uses tenant isolation (as
+/// aws-lambda-web-adapter passes it). A client's own header of this name is always removed.
+pub const TENANT_ID_HEADER: &str = "x-amz-tenant-id";
+
 /// The sources this function answers, for the message of an invocation error.
 const SUPPORTED: &str = "this function answers HTTP events only: API Gateway REST APIs, \
-    HTTP APIs (payload 1.0 and 2.0), Lambda Function URLs and Application Load Balancers";
+    HTTP APIs (payload 1.0 and 2.0), Lambda Function URLs, Application Load Balancers and \
+    VPC Lattice (event structures V1 and V2)";
 
 /// What the Runtime API said about the invocation, passed on to the app.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -41,6 +47,18 @@ pub struct Invocation {
     pub function_arn: Option<String>,
     /// `Lambda-Runtime-Trace-Id`.
     pub trace_id: Option<String>,
+    /// `Lambda-Runtime-Aws-Tenant-Id`, for a function with tenant isolation.
+    pub tenant_id: Option<String>,
+}
+
+/// How the answer to an event leaves the function, which the app is told (an `/echo` that is
+/// streamed is not held to the buffered response limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// One `/response` of a JSON envelope.
+    Buffered,
+    /// A streamed `/response`: prelude, delimiter, body.
+    Streamed,
 }
 
 /// What to do with one event.
@@ -52,11 +70,15 @@ pub enum Decision {
         event: Vec<u8>,
         /// Where the event came from.
         source: Source,
+        /// How the answer leaves.
+        delivery: Delivery,
     },
     /// Answer with the service's JSON error without involving the app.
     Answer {
         /// Where the event came from.
         source: Source,
+        /// How the answer leaves.
+        delivery: Delivery,
         /// The error to answer with.
         error: ApiError,
         /// The request's method, as the event gave it (for the request line).
@@ -76,8 +98,14 @@ pub enum Decision {
 }
 
 /// Decides what to do with the raw event `raw` of `invocation`. With `trace_header`, the
-/// invocation's trace id also goes to the app in [`TRACE_ID_HEADER`].
-pub fn normalize(raw: &[u8], invocation: &Invocation, trace_header: bool) -> Decision {
+/// invocation's trace id also goes to the app in [`TRACE_ID_HEADER`]. `stream`: the function
+/// streams its answers (`LAMBDA_INVOKE_MODE=response_stream`), to the sources that can take it.
+pub fn normalize(
+    raw: &[u8],
+    invocation: &Invocation,
+    trace_header: bool,
+    stream: bool,
+) -> Decision {
     let value: Value = match serde_json::from_slice(raw) {
         Ok(value) => value,
         Err(err) => return refuse(format!("the event is not JSON ({err})")),
@@ -92,7 +120,12 @@ pub fn normalize(raw: &[u8], invocation: &Invocation, trace_header: bool) -> Dec
         Ok(source) => source,
         Err(description) => return refuse(description),
     };
-    Request::read(&event, source).into_decision(&event, invocation, trace_header)
+    let delivery = if stream && source.can_stream() {
+        Delivery::Streamed
+    } else {
+        Delivery::Buffered
+    };
+    Request::read(&event, source).into_decision(&event, invocation, trace_header, delivery)
 }
 
 fn refuse(description: String) -> Decision {
@@ -125,22 +158,42 @@ fn classify(event: &Map<String, Value>) -> Result<Source, String> {
     if context_has("connectionId") {
         return Err("the event is an API Gateway WebSocket message".into());
     }
-    if context_has("serviceNetworkArn") || context_has("serviceArn") {
-        return Err("the event is a VPC Lattice request".into());
+    // Lattice's V2 events carry "version": "2.0" too; its context, not the version, tells.
+    let lattice = ["serviceNetworkArn", "serviceArn", "targetGroupArn"];
+    if lattice.iter().any(|key| context_has(key)) {
+        if is_string("method") {
+            return Ok(Source::LatticeV2);
+        }
+        return Err("the event is a VPC Lattice request without a method".into());
+    }
+    if is_string("raw_path") && is_string("method") {
+        return Ok(Source::LatticeV1);
     }
     let v2_method = context
         .and_then(|c| c.get("http"))
         .and_then(|http| http.get("method"))
         .is_some_and(Value::is_string);
     if event.get("version").and_then(Value::as_str) == Some("2.0") && v2_method {
-        return Ok(Source::V2);
+        let domain = context
+            .and_then(|c| c.get("domainName"))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        // Function URLs are always served from <url-id>.lambda-url.<region>.on.aws (a custom
+        // domain reaches them through CloudFront, which keeps this domainName).
+        if domain.contains(".lambda-url.") {
+            return Ok(Source::FunctionUrl);
+        }
+        return Ok(Source::HttpApiV2);
     }
     if is_string("httpMethod") {
         if context_has("elb") {
             let multi_value = event.get("multiValueHeaders").is_some_and(Value::is_object);
             return Ok(Source::Alb { multi_value });
         }
-        return Ok(Source::V1);
+        if event.get("version").and_then(Value::as_str) == Some("1.0") {
+            return Ok(Source::HttpApiV1);
+        }
+        return Ok(Source::RestApi);
     }
     Err(describe(event))
 }
@@ -190,7 +243,7 @@ impl Request {
         let context_at = |pointer: &str| event.get("requestContext")?.pointer(pointer);
         let str_at = |value: Option<&Value>| value.and_then(Value::as_str).map(str::to_owned);
         let (method, path, query) = match source {
-            Source::V2 => {
+            Source::HttpApiV2 | Source::FunctionUrl => {
                 let http = context.and_then(|c| c.get("http"));
                 let method = str_at(http.and_then(|h| h.get("method")));
                 let raw_path = str_at(event.get("rawPath"))
@@ -201,12 +254,41 @@ impl Request {
                 let query = str_at(event.get("rawQueryString")).unwrap_or_default();
                 (method, path, valid_query(&query))
             }
-            Source::V1 | Source::Alb { .. } => {
+            Source::RestApi | Source::HttpApiV1 | Source::Alb { .. } => {
                 let method = str_at(event.get("httpMethod"));
                 let path = str_at(event.get("path")).unwrap_or_default();
                 // API Gateway decodes query parameters; an ALB passes them as the client sent them.
-                let encode = source == Source::V1;
-                (method, path, query_from_parameters(event, encode))
+                let encode = !matches!(source, Source::Alb { .. });
+                let parameters = event
+                    .get("multiValueQueryStringParameters")
+                    .and_then(Value::as_object)
+                    .or_else(|| {
+                        event
+                            .get("queryStringParameters")
+                            .and_then(Value::as_object)
+                    });
+                (method, path, query_from_parameters(parameters, encode))
+            }
+            Source::LatticeV1 | Source::LatticeV2 => {
+                let (path_key, query_key) = if source == Source::LatticeV1 {
+                    ("raw_path", "query_string_parameters")
+                } else {
+                    ("path", "queryStringParameters")
+                };
+                let method = str_at(event.get("method"));
+                let target = str_at(event.get(path_key)).unwrap_or_default();
+                // Lattice passes parameters as the client sent them, as an ALB does. A path
+                // that carries its own query keeps it when there are no parameters.
+                let (path, in_path) = match target.split_once('?') {
+                    Some((path, query)) => (path.to_owned(), valid_query(query)),
+                    None => (target, String::new()),
+                };
+                let parameters = event.get(query_key).and_then(Value::as_object);
+                let query = match query_from_parameters(parameters, false) {
+                    query if query.is_empty() => in_path,
+                    query => query,
+                };
+                (method, path, query)
             }
         };
         let method = method.unwrap_or_default();
@@ -214,14 +296,17 @@ impl Request {
         if let Some(Value::Array(list)) = event.get("cookies") {
             cookies.extend(list.iter().filter_map(Value::as_str).map(str::to_owned));
         }
-        let source_ip = match source {
-            Source::V2 => str_at(context_at("/http/sourceIp")),
-            Source::V1 => str_at(context_at("/identity/sourceIp")),
-            Source::Alb { .. } => headers
+        let forwarded_for = || {
+            headers
                 .iter()
                 .find(|(name, _)| name == "x-forwarded-for")
                 .and_then(|(_, value)| value.split(',').next())
-                .map(|ip| ip.trim().to_owned()),
+                .map(|ip| ip.trim().to_owned())
+        };
+        let source_ip = match source {
+            Source::HttpApiV2 | Source::FunctionUrl => str_at(context_at("/http/sourceIp")),
+            Source::RestApi | Source::HttpApiV1 => str_at(context_at("/identity/sourceIp")),
+            Source::Alb { .. } | Source::LatticeV1 | Source::LatticeV2 => forwarded_for(),
         };
         let domain_name = str_at(context.and_then(|c| c.get("domainName")))
             .or_else(|| {
@@ -250,10 +335,16 @@ impl Request {
         event: &Map<String, Value>,
         invocation: &Invocation,
         trace_header: bool,
+        delivery: Delivery,
     ) -> Decision {
         let body = event.get("body").filter(|body| !body.is_null());
+        let base64_key = if self.source == Source::LatticeV1 {
+            "is_base64_encoded"
+        } else {
+            "isBase64Encoded"
+        };
         let base64 = event
-            .get("isBase64Encoded")
+            .get(base64_key)
             .and_then(Value::as_bool)
             .unwrap_or(false);
         if let Some(error) = self.invalid(body, base64) {
@@ -264,6 +355,7 @@ impl Request {
                 .map(|(_, value)| value.clone());
             return Decision::Answer {
                 source: self.source,
+                delivery,
                 error,
                 method: self.method,
                 path: self.path,
@@ -280,6 +372,8 @@ impl Request {
             deadline: invocation.deadline_ms,
             invoked_function_arn: invocation.function_arn.as_deref(),
             xray_trace_id: invocation.trace_id.as_deref(),
+            tenant_id: invocation.tenant_id.as_deref(),
+            response_mode: (delivery == Delivery::Streamed).then_some("streaming"),
         })
         .expect("strings and numbers serialize");
         let reshaped = Reshaped {
@@ -292,6 +386,7 @@ impl Request {
                 context: &context,
                 lambda: &lambda,
                 trace_id: invocation.trace_id.as_deref().filter(|_| trace_header),
+                tenant_id: invocation.tenant_id.as_deref(),
             },
             is_base64_encoded: base64,
             request_context: ReshapedContext {
@@ -307,6 +402,7 @@ impl Request {
         Decision::Forward {
             event: serde_json::to_vec(&reshaped).expect("strings serialize"),
             source: self.source,
+            delivery,
         }
     }
 
@@ -388,13 +484,19 @@ struct ReshapedHttp<'a> {
     source_ip: &'a str,
 }
 
-/// What [`LAMBDA_CONTEXT_HEADER`] carries.
+/// What [`LAMBDA_CONTEXT_HEADER`] carries: lambda_runtime's `Context` fields, as
+/// aws-lambda-web-adapter passes them, and `response_mode` (`"streaming"`) when the answer is
+/// streamed, named after the Runtime API header that says so.
 #[derive(Serialize)]
 struct LambdaContext<'a> {
     request_id: &'a str,
     deadline: u64,
     invoked_function_arn: Option<&'a str>,
     xray_trace_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tenant_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_mode: Option<&'static str>,
 }
 
 /// The client's headers (names unique, lower case), less the ones the proxy sets, then those.
@@ -403,13 +505,16 @@ struct Headers<'a> {
     context: &'a str,
     lambda: &'a str,
     trace_id: Option<&'a str>,
+    tenant_id: Option<&'a str>,
 }
 
 impl Serialize for Headers<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // A client's tenant header is dropped even without a tenant: only Lambda names one.
         let ours = |name: &str| {
             name == REQUEST_CONTEXT_HEADER
                 || name == LAMBDA_CONTEXT_HEADER
+                || name == TENANT_ID_HEADER
                 || (name == TRACE_ID_HEADER && self.trace_id.is_some())
         };
         let mut map = serializer.serialize_map(None)?;
@@ -420,6 +525,9 @@ impl Serialize for Headers<'_> {
         map.serialize_entry(LAMBDA_CONTEXT_HEADER, self.lambda)?;
         if let Some(trace_id) = self.trace_id {
             map.serialize_entry(TRACE_ID_HEADER, trace_id)?;
+        }
+        if let Some(tenant_id) = self.tenant_id {
+            map.serialize_entry(TENANT_ID_HEADER, tenant_id)?;
         }
         map.end()
     }
@@ -506,33 +614,10 @@ fn valid_query(query: &str) -> String {
     utf8_percent_encode(query, INVALID_IN_QUERY).to_string()
 }
 
-/// The query of a payload 1.0 or ALB event, from its multi-value parameters when present.
-fn query_from_parameters(event: &Map<String, Value>, encode: bool) -> String {
-    let pairs: Vec<(&str, &str)> = match (
-        event
-            .get("multiValueQueryStringParameters")
-            .and_then(Value::as_object),
-        event
-            .get("queryStringParameters")
-            .and_then(Value::as_object),
-    ) {
-        (Some(multi), _) => multi
-            .iter()
-            .flat_map(|(name, values)| {
-                values
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .map(move |value| (name.as_str(), value))
-            })
-            .collect(),
-        (None, Some(single)) => single
-            .iter()
-            .filter_map(|(name, value)| Some((name.as_str(), value.as_str()?)))
-            .collect(),
-        (None, None) => Vec::new(),
-    };
+/// The query from a map of parameters whose values are strings or lists of strings (payload
+/// 1.0, ALB and VPC Lattice events). `encode`: the values are decoded (API Gateway) and must be
+/// percent-encoded; otherwise they are kept as the client sent them.
+fn query_from_parameters(parameters: Option<&Map<String, Value>>, encode: bool) -> String {
     let part = |text: &str| {
         if encode {
             utf8_percent_encode(text, COMPONENT).to_string()
@@ -540,11 +625,28 @@ fn query_from_parameters(event: &Map<String, Value>, encode: bool) -> String {
             valid_query(text)
         }
     };
-    pairs
-        .iter()
-        .map(|(name, value)| format!("{}={}", part(name), part(value)))
-        .collect::<Vec<_>>()
-        .join("&")
+    let mut query = String::new();
+    for (name, value) in parameters.into_iter().flatten() {
+        for value in strings(value) {
+            if !query.is_empty() {
+                query.push('&');
+            }
+            query.push_str(&part(name));
+            query.push('=');
+            query.push_str(&part(value));
+        }
+    }
+    query
+}
+
+/// A string, or each string of a list; nothing for anything else.
+fn strings(value: &Value) -> impl Iterator<Item = &str> {
+    let (one, list) = match value {
+        Value::String(text) => (Some(text.as_str()), None),
+        Value::Array(list) => (None, Some(list.iter().filter_map(Value::as_str))),
+        _ => (None, None),
+    };
+    one.into_iter().chain(list.into_iter().flatten())
 }
 
 /// Lower-case headers, repeated values joined with `, `, and `cookie` moved to the cookies.
@@ -566,25 +668,18 @@ fn read_headers(
         }
     };
     let multi = match source {
-        Source::V2 => None,
-        _ => event.get("multiValueHeaders").and_then(Value::as_object),
-    };
-    if let Some(multi) = multi.filter(|m| !m.is_empty()) {
-        for (name, values) in multi {
-            for value in values
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-            {
-                add(name, value);
-            }
+        Source::RestApi | Source::HttpApiV1 | Source::Alb { .. } => {
+            event.get("multiValueHeaders").and_then(Value::as_object)
         }
-    } else if let Some(single) = event.get("headers").and_then(Value::as_object) {
-        for (name, value) in single {
-            if let Some(value) = value.as_str() {
-                add(name, value);
-            }
+        _ => None,
+    };
+    // Lattice V2 lists every header's values; the other sources give one string each.
+    let map = multi
+        .filter(|m| !m.is_empty())
+        .or_else(|| event.get("headers").and_then(Value::as_object));
+    for (name, values) in map.into_iter().flatten() {
+        for value in strings(values) {
+            add(name, value);
         }
     }
     (headers, cookies)
@@ -612,6 +707,7 @@ mod tests {
             deadline_ms: 1_700_000_000_000,
             function_arn: Some("arn:aws:lambda:us-east-1:1:function:f".into()),
             trace_id: Some("Root=1-2-3".into()),
+            tenant_id: None,
         }
     }
 
@@ -621,23 +717,45 @@ mod tests {
     }
 
     fn forwarded_with(event: Value, trace_header: bool) -> (Value, Source) {
-        match normalize(event.to_string().as_bytes(), &invocation(), trace_header) {
-            Decision::Forward { event, source } => {
-                (serde_json::from_slice(&event).unwrap(), source)
-            }
+        let (event, source, _) = forwarded_by(event, &invocation(), trace_header, false);
+        (event, source)
+    }
+
+    fn forwarded_by(
+        event: Value,
+        invocation: &Invocation,
+        trace_header: bool,
+        stream: bool,
+    ) -> (Value, Source, Delivery) {
+        match normalize(
+            event.to_string().as_bytes(),
+            invocation,
+            trace_header,
+            stream,
+        ) {
+            Decision::Forward {
+                event,
+                source,
+                delivery,
+            } => (serde_json::from_slice(&event).unwrap(), source, delivery),
             other => panic!("expected Forward, got {other:?}"),
         }
     }
 
+    /// The `x-amzn-lambda-context` the app is given.
+    fn lambda_context(event: &Value) -> Value {
+        serde_json::from_str(event["headers"][LAMBDA_CONTEXT_HEADER].as_str().unwrap()).unwrap()
+    }
+
     fn answered(event: Value) -> ApiError {
-        match normalize(event.to_string().as_bytes(), &invocation(), false) {
+        match normalize(event.to_string().as_bytes(), &invocation(), false, false) {
             Decision::Answer { error, .. } => error,
             other => panic!("expected Answer, got {other:?}"),
         }
     }
 
     fn refused(raw: &str) -> String {
-        match normalize(raw.as_bytes(), &invocation(), false) {
+        match normalize(raw.as_bytes(), &invocation(), false, false) {
             Decision::Refuse {
                 error_type,
                 message,
@@ -656,13 +774,13 @@ mod tests {
             "version": "2.0", "rawPath": "/", "routeArn": null, "methodArn": null,
             "requestContext": {"http": {"method": "GET"}, "connectionId": null}
         }));
-        assert_eq!(source, Source::V2);
+        assert_eq!(source, Source::HttpApiV2);
     }
 
     #[test]
     fn the_bare_rest_event_is_a_get_of_its_path() {
         let (event, source) = forwarded(json!({"httpMethod": "GET", "path": "/health"}));
-        assert_eq!(source, Source::V1);
+        assert_eq!(source, Source::RestApi);
         assert_eq!(event["rawPath"], "/health");
         assert_eq!(event["rawQueryString"], "");
         assert_eq!(event["requestContext"]["http"]["method"], "GET");
@@ -844,5 +962,133 @@ mod tests {
         assert!(refused(r#"{"detail-type":"x","source":"y"}"#).contains("EventBridge"));
         assert!(refused(r#"{"requestContext":{"connectionId":"c"}}"#).contains("WebSocket"));
         assert!(refused(r#"{"type":"TOKEN","methodArn":"arn"}"#).contains("authorizer"));
+        assert!(refused(r#"{"requestContext":{"serviceArn":"arn"}}"#).contains("VPC Lattice"));
+        assert!(refused("{}").contains("VPC Lattice (event structures V1 and V2)"));
+    }
+
+    fn lattice_v2(path: &str) -> Value {
+        json!({
+            "version": "2.0", "path": path, "method": "GET",
+            "headers": {"multi": ["x", "y"], "host": "svc.example", "x-forwarded-for": ["10.0.2.100"]},
+            "queryStringParameters": {"q": ["hello%20world"], "multi": ["a", "b"]},
+            "body": null, "isBase64Encoded": false,
+            "requestContext": {
+                "serviceNetworkArn": "arn:sn", "serviceArn": "arn:svc", "targetGroupArn": "arn:tg",
+                "identity": {"type": "AWS_IAM"}, "region": "eu-west-1", "timeEpoch": "1724875399456789"
+            }
+        })
+    }
+
+    #[test]
+    fn lattice_v2_events_are_told_apart_from_http_apis_by_their_context_not_their_version() {
+        let (event, source) = forwarded(lattice_v2("/health"));
+        assert_eq!(source, Source::LatticeV2);
+        assert_eq!(event["rawPath"], "/health");
+        assert_eq!(event["requestContext"]["http"]["method"], "GET");
+        assert_eq!(event["requestContext"]["http"]["sourceIp"], "10.0.2.100");
+        assert_eq!(event["requestContext"]["domainName"], "svc.example");
+        // Repeated values joined; the query kept as the client encoded it.
+        assert_eq!(event["headers"]["multi"], "x, y");
+        assert_eq!(event["rawQueryString"], "multi=a&multi=b&q=hello%20world");
+        let request: Value =
+            serde_json::from_str(event["headers"][REQUEST_CONTEXT_HEADER].as_str().unwrap())
+                .unwrap();
+        assert_eq!(request["serviceArn"], "arn:svc");
+        assert_eq!(request["timeEpoch"], "1724875399456789");
+    }
+
+    #[test]
+    fn lattice_v1_events_are_read_from_their_snake_case_keys() {
+        let (event, source) = forwarded(json!({
+            "raw_path": "/echo", "method": "POST",
+            "headers": {"content-type": "application/json", "multi": "abcd, DEF"},
+            "query_string_parameters": {"tags": "tv"},
+            "body": "eyJhIjoxfQ==", "is_base64_encoded": true
+        }));
+        assert_eq!(source, Source::LatticeV1);
+        assert_eq!(event["rawPath"], "/echo");
+        assert_eq!(event["rawQueryString"], "tags=tv");
+        assert_eq!(event["headers"]["multi"], "abcd, DEF");
+        assert_eq!(event["isBase64Encoded"], true);
+        assert_eq!(event["body"], "eyJhIjoxfQ==");
+        assert_eq!(event["headers"][REQUEST_CONTEXT_HEADER], "{}");
+        let (in_path, _) = forwarded(json!({"raw_path": "/health?a=1", "method": "GET"}));
+        assert_eq!(in_path["rawPath"], "/health");
+        assert_eq!(in_path["rawQueryString"], "a=1");
+    }
+
+    #[test]
+    fn lattice_events_that_cannot_be_http_requests_get_the_json_400() {
+        let mut bad = lattice_v2("/");
+        bad["method"] = json!("G ET");
+        assert_eq!(answered(bad).code(), "invalid_request");
+        let bad_base64 =
+            json!({"raw_path": "/", "method": "POST", "body": "@@", "is_base64_encoded": true});
+        assert_eq!(answered(bad_base64).code(), "invalid_request");
+    }
+
+    #[test]
+    fn function_urls_and_rest_apis_are_told_apart_from_http_apis() {
+        let v2 = |domain: &str| {
+            json!({"version": "2.0", "rawPath": "/", "requestContext": {
+                "domainName": domain, "http": {"method": "GET"}}})
+        };
+        assert_eq!(
+            forwarded(v2("abc.lambda-url.us-east-1.on.aws")).1,
+            Source::FunctionUrl
+        );
+        assert_eq!(
+            forwarded(v2("abc.execute-api.us-east-1.amazonaws.com")).1,
+            Source::HttpApiV2
+        );
+        let http_api_v1 = json!({"version": "1.0", "httpMethod": "GET", "path": "/"});
+        assert_eq!(forwarded(http_api_v1).1, Source::HttpApiV1);
+    }
+
+    #[test]
+    fn only_function_urls_and_rest_apis_are_streamed_and_the_app_is_told() {
+        let url = json!({"version": "2.0", "rawPath": "/", "requestContext": {
+            "domainName": "abc.lambda-url.us-east-1.on.aws", "http": {"method": "GET"}}});
+        let rest = json!({"httpMethod": "GET", "path": "/"});
+        let http_api = json!({"version": "2.0", "rawPath": "/", "requestContext": {"http": {"method": "GET"}}});
+        for (event, streams) in [
+            (url.clone(), true),
+            (rest, true),
+            (http_api, false),
+            (lattice_v2("/"), false),
+        ] {
+            let (reshaped, _, delivery) = forwarded_by(event.clone(), &invocation(), false, true);
+            let expected = if streams {
+                Delivery::Streamed
+            } else {
+                Delivery::Buffered
+            };
+            assert_eq!(delivery, expected, "{event}");
+            let mode = lambda_context(&reshaped).get("response_mode").cloned();
+            assert_eq!(mode, streams.then(|| json!("streaming")), "{event}");
+        }
+        let (_, _, buffered) = forwarded_by(url, &invocation(), false, false);
+        assert_eq!(buffered, Delivery::Buffered);
+    }
+
+    #[test]
+    fn the_tenant_reaches_the_app_and_a_clients_tenant_header_never_does() {
+        let event = json!({
+            "version": "2.0", "rawPath": "/", "headers": {"X-Amz-Tenant-Id": "forged"},
+            "requestContext": {"http": {"method": "GET"}}
+        });
+        let tenant = Invocation {
+            tenant_id: Some("tenant-a".into()),
+            ..invocation()
+        };
+        let (with, _, _) = forwarded_by(event.clone(), &tenant, false, false);
+        assert_eq!(with["headers"][TENANT_ID_HEADER], "tenant-a");
+        assert_eq!(lambda_context(&with)["tenant_id"], "tenant-a");
+        let (without, _) = forwarded(event);
+        assert!(
+            without["headers"].get(TENANT_ID_HEADER).is_none(),
+            "{without}"
+        );
+        assert!(lambda_context(&without).get("tenant_id").is_none());
     }
 }

@@ -6,8 +6,8 @@
 //! API faults. Its only entry point is `run_actix_on_lambda`, so the fixes sit around it: a
 //! loopback Runtime API proxy ([`proxy`]) that lambda_runtime is pointed at, which reshapes each
 //! event into the payload 2.0 form lambda-web handles well ([`event`]) and each answer into the
-//! shape of the event's source ([`response`]). On Lambda Managed Instances, several loops poll
-//! the one proxy at once ([`workers`]).
+//! shape of the event's source ([`response`]), or streams it to the sources that can take a
+//! stream. On Lambda Managed Instances, several loops poll the one proxy at once ([`workers`]).
 
 pub mod event;
 pub mod proxy;
@@ -36,7 +36,11 @@ pub async fn serve(
     // The loops run as tasks (or threads) of their own, so that they go on answering while this
     // function drains after `shutdown`.
     let (mut loops, proxies) = if concurrency == 1 {
-        let proxy = Proxy::start(runtime_api, false, fatal_tx)
+        let options = proxy::Options {
+            concurrent: false,
+            stream: ctx.mode.streams(),
+        };
+        let proxy = Proxy::start(runtime_api, options, fatal_tx)
             .map_err(|e| format!("cannot start the Runtime API proxy: {e}"))?;
         // lambda_runtime reads the Runtime API address from the environment when it starts,
         // below; the process reads it nowhere else after the launcher.

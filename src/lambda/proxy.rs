@@ -19,13 +19,23 @@
 //! (`_X_AMZN_TRACE_ID`) where concurrent invocations overwrite each other's; each request gets
 //! its own in `x-amzn-trace-id` and `x-amzn-lambda-context` instead.
 //!
+//! **Streaming.** With `LAMBDA_INVOKE_MODE=response_stream`, the answers to Function URLs and
+//! REST APIs (the sources that invoke with `InvokeWithResponseStream`) leave as Lambda's
+//! streaming protocol: one chunked `POST /response` marked
+//! `Lambda-Runtime-Function-Response-Mode: streaming`, whose chunks are the JSON prelude, eight
+//! NUL bytes, and the body. The app has answered whole by then, so this buys compatibility with
+//! streaming front ends and answers over 6 MB, not an earlier first byte.
+//!
+//! **Tenants.** A `Lambda-Runtime-Aws-Tenant-Id` on `/next` goes to the app (see
+//! [`super::event::TENANT_ID_HEADER`]).
+//!
 //! It also absorbs what would make lambda_runtime panic: a `/next` answer without a request id or
 //! deadline ends the process with one clear line, a malformed Client-Context or Cognito header is
 //! dropped with a warning, and a refused `/response` is logged rather than ignored. On shutdown
 //! ([`Proxy::drain`]) it opens no new polls and waits for every invocation in flight to be
 //! answered.
 
-use super::event::{self, Decision, Invocation};
+use super::event::{self, Decision, Delivery, Invocation};
 use super::response::{self, Answer};
 use super::source::Source;
 use crate::logging::RequestLine;
@@ -55,10 +65,28 @@ const FUNCTION_ARN: &str = "lambda-runtime-invoked-function-arn";
 const TRACE_ID: &str = "lambda-runtime-trace-id";
 const CLIENT_CONTEXT: &str = "lambda-runtime-client-context";
 const COGNITO_IDENTITY: &str = "lambda-runtime-cognito-identity";
+/// Sent on `/next` to a function with tenant isolation: the tenant the invocation is for.
+const TENANT_ID: &str = "lambda-runtime-aws-tenant-id";
+/// Marks a `/response` as streamed.
+const RESPONSE_MODE: &str = "lambda-runtime-function-response-mode";
+/// The content type of a streamed HTTP answer: prelude, [`DELIMITER`], body.
+const STREAMED_HTTP: &str = "application/vnd.awslambda.http-integration-response";
+/// What separates a streamed answer's prelude from its body.
+const DELIMITER: [u8; 8] = [0; 8];
 /// Added to the Runtime API in 2026: echoed on the invocation's `/response` and `/error`, so
 /// Lambda can refuse (410 Gone) an answer that comes after the invocation timed out.
 pub const INVOCATION_ID: &str = "lambda-runtime-invocation-id";
 const ERROR_TYPE: &str = "lambda-runtime-function-error-type";
+
+/// How a proxy serves its loops.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// More than one invocation runs at a time in the process: trace ids go to each request,
+    /// never to lambda_runtime.
+    pub concurrent: bool,
+    /// Answers to the sources that can stream are streamed (`LAMBDA_INVOKE_MODE`).
+    pub stream: bool,
+}
 
 /// A running proxy: where lambda_runtime should connect. A handle: clones share the proxy, and
 /// any thread may drain it; it serves on the thread that started it.
@@ -73,11 +101,11 @@ pub struct Proxy {
 impl Proxy {
     /// Binds a loopback port and starts relaying to `runtime_api` (`host:port`, or
     /// `http://host:port/base` as emulators set it), on the current thread's tokio runtime.
-    /// `concurrent`: more than one invocation runs at a time in the process. When the Runtime
-    /// API answers something the function cannot go on from, the reason goes to `fatal`.
+    /// When the Runtime API answers something the function cannot go on from, the reason goes
+    /// to `fatal`.
     pub fn start(
         runtime_api: &str,
-        concurrent: bool,
+        options: Options,
         fatal: mpsc::UnboundedSender<String>,
     ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(("127.0.0.1", 0))?;
@@ -85,7 +113,7 @@ impl Proxy {
         let addr = listener.local_addr()?;
         let relay = Arc::new(Relay {
             upstream: Upstream::new(runtime_api),
-            concurrent,
+            options,
             pending: Mutex::default(),
             polls: Mutex::default(),
             in_flight: watch::Sender::new(0),
@@ -188,7 +216,7 @@ impl Upstream {
         method: Method,
         path: &str,
         headers: &HeaderMap,
-        body: hyper::body::Bytes,
+        payload: Payload,
     ) -> Fetched {
         let mut last_error = String::new();
         for _ in 0..2 {
@@ -200,10 +228,26 @@ impl Upstream {
                     request = request.header(name, value);
                 }
             }
-            let request = request
-                .body(Body::from(body.clone()))
-                .map_err(|e| e.to_string())?;
-            match self.client.request(request).await {
+            let (body, chunks) = match &payload {
+                Payload::Whole(bytes) => (Body::from(bytes.clone()), Vec::new()),
+                // A body of unknown length: hyper sends it chunked, one chunk per send_data.
+                Payload::Chunks(chunks) => {
+                    let (sender, body) = Body::channel();
+                    (body, vec![(sender, chunks.clone())])
+                }
+            };
+            let request = request.body(body).map_err(|e| e.to_string())?;
+            let feed = async move {
+                for (mut sender, chunks) in chunks {
+                    for chunk in chunks.into_iter().filter(|c| !c.is_empty()) {
+                        if sender.send_data(chunk).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            };
+            let (answered, ()) = tokio::join!(self.client.request(request), feed);
+            match answered {
                 Ok(response) => {
                     let (parts, body) = response.into_parts();
                     let body = hyper::body::to_bytes(body)
@@ -220,8 +264,7 @@ impl Upstream {
 
 struct Relay {
     upstream: Upstream,
-    /// More than one loop: trace ids go to each request, never to lambda_runtime.
-    concurrent: bool,
+    options: Options,
     /// The invocations lambda-web is handling, by request id.
     pending: Mutex<HashMap<String, Pending>>,
     polls: Mutex<Polls>,
@@ -233,7 +276,17 @@ struct Relay {
 /// What the answer to an invocation lambda-web is handling needs.
 struct Pending {
     source: Source,
+    delivery: Delivery,
     invocation_id: Option<HeaderValue>,
+}
+
+/// A request body for the Runtime API: whole, or in chunks that each go out as a chunk of a
+/// chunked body (Lambda's streaming protocol, and emulators that read it, want the prelude and
+/// the delimiter in chunks of their own).
+#[derive(Clone)]
+enum Payload {
+    Whole(hyper::body::Bytes),
+    Chunks(Vec<hyper::body::Bytes>),
 }
 
 /// The `GET /next` requests: the loops' and the proxy's own.
@@ -293,7 +346,13 @@ impl Relay {
                 let pending = self.pending().remove(request_id);
                 let invocation_id = pending.as_ref().and_then(|p| p.invocation_id.clone());
                 let status = self
-                    .post(request_id, "error", invocation_id, parts.headers, body)
+                    .post(
+                        request_id,
+                        "error",
+                        invocation_id,
+                        parts.headers,
+                        Payload::Whole(body),
+                    )
                     .await;
                 if pending.is_some() {
                     self.answered();
@@ -308,7 +367,12 @@ impl Relay {
                     .map_or(path.as_str(), |p| p.as_str());
                 match self
                     .upstream
-                    .send(parts.method, path_and_query, &parts.headers, body)
+                    .send(
+                        parts.method,
+                        path_and_query,
+                        &parts.headers,
+                        Payload::Whole(body),
+                    )
                     .await
                 {
                     Ok((status, _, body)) => plain_bytes(status, body),
@@ -351,7 +415,12 @@ impl Relay {
         loop {
             let fetched = self
                 .upstream
-                .send(Method::GET, NEXT, &HeaderMap::new(), Default::default())
+                .send(
+                    Method::GET,
+                    NEXT,
+                    &HeaderMap::new(),
+                    Payload::Whole(Default::default()),
+                )
                 .await;
             match self.take(fetched).await {
                 Taken::Event(ready) => return self.deliver(ready),
@@ -392,15 +461,21 @@ impl Relay {
         };
         self.in_flight.send_modify(|n| *n += 1);
         let invocation_id = headers.get(INVOCATION_ID).cloned();
-        if self.concurrent {
+        let concurrent = self.options.concurrent;
+        if concurrent {
             headers.remove(TRACE_ID);
         }
-        match event::normalize(&body, &invocation, self.concurrent) {
-            Decision::Forward { event, source } => {
+        match event::normalize(&body, &invocation, concurrent, self.options.stream) {
+            Decision::Forward {
+                event,
+                source,
+                delivery,
+            } => {
                 self.pending().insert(
                     invocation.request_id,
                     Pending {
                         source,
+                        delivery,
                         invocation_id,
                     },
                 );
@@ -409,6 +484,7 @@ impl Relay {
             }
             Decision::Answer {
                 source,
+                delivery,
                 error,
                 method,
                 path,
@@ -432,17 +508,16 @@ impl Relay {
                 let lambda = crate::middleware::Invocation {
                     request_id: invocation.request_id.clone(),
                     xray_trace_id: invocation.trace_id.clone(),
+                    tenant_id: invocation.tenant_id.clone(),
+                    response_mode: None,
                 };
                 log_line(&line, Some(&lambda));
-                let envelope = answer.envelope(source);
-                self.post(
-                    &invocation.request_id,
-                    "response",
+                let pending = Pending {
+                    source,
+                    delivery,
                     invocation_id,
-                    json_headers(),
-                    envelope.into(),
-                )
-                .await;
+                };
+                self.answer(&invocation.request_id, &pending, answer).await;
             }
             Decision::Refuse {
                 error_type,
@@ -460,7 +535,7 @@ impl Relay {
                     "error",
                     invocation_id,
                     headers,
-                    body.to_string().into(),
+                    Payload::Whole(body.to_string().into()),
                 )
                 .await;
             }
@@ -472,27 +547,58 @@ impl Relay {
     /// Reshapes lambda-web's answer for the event's source and posts it.
     async fn respond(&self, request_id: &str, body: &[u8]) -> Response<Body> {
         let pending = self.pending().remove(request_id);
-        let envelope = match (&pending, Answer::from_lambda_web(body)) {
-            (Some(pending), Ok(answer)) => response::envelope_within_limit(&answer, pending.source),
+        match (&pending, Answer::from_lambda_web(body)) {
+            (Some(pending), Ok(answer)) => self.answer(request_id, pending, answer).await,
             (_, Err(err)) => {
                 log::error!("lambda-web's answer to {request_id} is not readable ({err}); passed on as it is");
-                body.to_vec()
+                let invocation_id = pending.as_ref().and_then(|p| p.invocation_id.clone());
+                let whole = Payload::Whole(body.to_vec().into());
+                self.post(request_id, "response", invocation_id, json_headers(), whole)
+                    .await;
             }
-            (None, Ok(_)) => body.to_vec(),
-        };
-        let invocation_id = pending.as_ref().and_then(|p| p.invocation_id.clone());
-        self.post(
-            request_id,
-            "response",
-            invocation_id,
-            json_headers(),
-            envelope.into(),
-        )
-        .await;
+            (None, Ok(_)) => {
+                let whole = Payload::Whole(body.to_vec().into());
+                self.post(request_id, "response", None, json_headers(), whole)
+                    .await;
+            }
+        }
         if pending.is_some() {
             self.answered();
         }
         plain(StatusCode::ACCEPTED, r#"{"status":"OK"}"#)
+    }
+
+    /// Posts `answer` to the invocation `request_id`: a response envelope in its source's
+    /// shape, or streamed.
+    async fn answer(&self, request_id: &str, pending: &Pending, answer: Answer) {
+        let invocation_id = pending.invocation_id.clone();
+        match pending.delivery {
+            Delivery::Buffered => {
+                let envelope = response::envelope_within_limit(&answer, pending.source.shape());
+                let whole = Payload::Whole(envelope.into());
+                self.post(request_id, "response", invocation_id, json_headers(), whole)
+                    .await;
+            }
+            Delivery::Streamed => {
+                let (prelude, body) = response::stream_within_limit(answer, pending.source);
+                let mut headers = HeaderMap::new();
+                headers.insert(CONTENT_TYPE, HeaderValue::from_static(STREAMED_HTTP));
+                headers.insert(RESPONSE_MODE, HeaderValue::from_static("streaming"));
+                let chunks = vec![
+                    prelude.into(),
+                    hyper::body::Bytes::from_static(&DELIMITER),
+                    body.into(),
+                ];
+                self.post(
+                    request_id,
+                    "response",
+                    invocation_id,
+                    headers,
+                    Payload::Chunks(chunks),
+                )
+                .await;
+            }
+        }
     }
 
     /// Posts an invocation's `/response` or `/error`, with its invocation id when it had one,
@@ -503,16 +609,19 @@ impl Relay {
         kind: &str,
         invocation_id: Option<HeaderValue>,
         mut headers: HeaderMap,
-        body: hyper::body::Bytes,
+        payload: Payload,
     ) -> StatusCode {
         let path = format!("{INVOCATION}{request_id}/{kind}");
         if let Some(id) = invocation_id {
             headers.insert(INVOCATION_ID, id);
         }
-        let size = body.len();
+        let size = match &payload {
+            Payload::Whole(body) => body.len(),
+            Payload::Chunks(chunks) => chunks.iter().map(|c| c.len()).sum(),
+        };
         match self
             .upstream
-            .send(Method::POST, &path, &headers, body)
+            .send(Method::POST, &path, &headers, payload)
             .await
         {
             Ok((status, _, _)) if status.is_success() => status,
@@ -604,6 +713,8 @@ fn invocation(
         trace_id: headers
             .get(TRACE_ID)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+        // Lambda's tenant ids are visible ASCII; anything else cannot be passed on as a header.
+        tenant_id: text(headers, TENANT_ID).filter(|id| !id.is_empty()),
         request_id,
         deadline_ms,
     })

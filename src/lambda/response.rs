@@ -1,9 +1,10 @@
-//! Turns lambda-web's answer (always the payload 2.0 shape, the body always base64) into the
-//! response shape of the event's own source, text bodies as text, within Lambda's size limit.
+//! Turns lambda-web's answer (always the payload 2.0 shape, the body always base64) into what
+//! the event's own source reads: a response envelope in its shape, text bodies as text, within
+//! Lambda's size limit; or, streamed, a JSON prelude and the raw body.
 
-use super::source::Source;
+use super::source::{Shape, Source};
 use crate::error::ApiError;
-use crate::limits::LAMBDA_RESPONSE_LIMIT;
+use crate::limits::{LAMBDA_RESPONSE_LIMIT, LAMBDA_STREAM_LIMIT};
 use actix_web::http::StatusCode;
 use serde_json::{json, Map, Value};
 
@@ -125,78 +126,124 @@ impl Answer {
             .flatten()
     }
 
-    /// The response envelope `source` expects, serialized.
-    pub fn envelope(&self, source: Source) -> Vec<u8> {
+    /// The response envelope of `shape`, serialized.
+    pub fn envelope(&self, shape: Shape) -> Vec<u8> {
         let (body, base64) = match self.text_body() {
             Some(text) => (Value::String(text.to_owned()), false),
             None => (Value::String(base64::encode(&self.body)), true),
         };
-        let single = || {
-            let mut headers: Map<String, Value> = self
-                .headers
-                .iter()
-                .map(|(n, v)| (n.clone(), Value::String(v.clone())))
-                .collect();
-            if let Some(cookie) = self.cookies.first() {
-                headers.insert("set-cookie".into(), cookie.clone().into());
-            }
-            headers
-        };
-        let multi = || {
-            let mut headers: Map<String, Value> = self
-                .headers
-                .iter()
-                .map(|(n, v)| (n.clone(), json!([v])))
-                .collect();
-            if !self.cookies.is_empty() {
-                headers.insert("set-cookie".into(), json!(self.cookies));
-            }
-            headers
-        };
-        let envelope = match source {
-            Source::V2 => {
-                let headers: Map<String, Value> = self
-                    .headers
-                    .iter()
-                    .map(|(n, v)| (n.clone(), Value::String(v.clone())))
-                    .collect();
-                // Always a list, as lambda-web wrote it: some consumers (cargo lambda's Function
-                // URL emulation) refuse an answer without one.
-                json!({
-                    "statusCode": self.status, "headers": headers, "cookies": self.cookies,
-                    "body": body, "isBase64Encoded": base64,
-                })
-            }
-            Source::V1 => json!({
-                "statusCode": self.status, "multiValueHeaders": multi(),
+        let envelope = match shape {
+            // Always a list, as lambda-web wrote it: some consumers (cargo lambda's Function
+            // URL emulation) refuse an answer without one.
+            Shape::V2 => json!({
+                "statusCode": self.status, "headers": self.single_value(false),
+                "cookies": self.cookies, "body": body, "isBase64Encoded": base64,
+            }),
+            Shape::MultiValue => json!({
+                "statusCode": self.status, "multiValueHeaders": self.multi_value(),
                 "body": body, "isBase64Encoded": base64,
             }),
-            Source::Alb { multi_value } => {
-                let reason = StatusCode::from_u16(self.status)
-                    .ok()
-                    .and_then(|s| s.canonical_reason())
-                    .unwrap_or("");
-                let headers = if multi_value { multi() } else { single() };
-                let key = if multi_value {
-                    "multiValueHeaders"
+            Shape::LoadBalancer { multi_value } => {
+                let (key, headers) = if multi_value {
+                    ("multiValueHeaders", self.multi_value())
                 } else {
-                    "headers"
+                    ("headers", self.single_value(true))
                 };
                 json!({
-                    "statusCode": self.status,
-                    "statusDescription": format!("{} {reason}", self.status).trim_end(),
+                    "statusCode": self.status, "statusDescription": self.status_description(),
                     key: headers, "body": body, "isBase64Encoded": base64,
                 })
             }
         };
         serde_json::to_vec(&envelope).expect("a Value serializes")
     }
+
+    /// The JSON prelude of a streamed answer to `source`: what a Function URL reads
+    /// (`statusCode`, single-value `headers`, `cookies`) or, for a REST API, the same plus
+    /// `multiValueHeaders` for the headers that repeat.
+    pub fn prelude(&self, source: Source) -> Vec<u8> {
+        let prelude = if source == Source::RestApi {
+            let repeated = |name: &str| self.headers.iter().filter(|(n, _)| n == name).count() > 1;
+            let mut headers = Map::new();
+            let mut multi = Map::new();
+            for (name, value) in &self.headers {
+                if repeated(name) {
+                    let values = multi.entry(name.clone()).or_insert_with(|| json!([]));
+                    values.as_array_mut().expect("a list").push(json!(value));
+                } else {
+                    headers.insert(name.clone(), json!(value));
+                }
+            }
+            json!({
+                "statusCode": self.status, "headers": headers, "multiValueHeaders": multi,
+                "cookies": self.cookies,
+            })
+        } else {
+            json!({
+                "statusCode": self.status, "headers": self.single_value(false),
+                "cookies": self.cookies,
+            })
+        };
+        serde_json::to_vec(&prelude).expect("a Value serializes")
+    }
+
+    /// Headers one value each: a repeated header's values joined with `, ` (RFC 9110's list
+    /// syntax). `with_cookie`: the first `Set-Cookie` too, for shapes without `cookies`; a
+    /// single-value map cannot carry more than one, so the others are dropped with a warning.
+    fn single_value(&self, with_cookie: bool) -> Map<String, Value> {
+        let mut headers = Map::new();
+        for (name, value) in &self.headers {
+            match headers.get_mut(name) {
+                Some(Value::String(joined)) => {
+                    joined.push_str(", ");
+                    joined.push_str(value);
+                }
+                _ => {
+                    headers.insert(name.clone(), json!(value));
+                }
+            }
+        }
+        if with_cookie {
+            if let Some(cookie) = self.cookies.first() {
+                headers.insert("set-cookie".into(), json!(cookie));
+            }
+            if self.cookies.len() > 1 {
+                log::warn!(
+                    "{} Set-Cookie headers dropped: this source's answer holds one value per header",
+                    self.cookies.len() - 1
+                );
+            }
+        }
+        headers
+    }
+
+    /// Headers as lists, `Set-Cookie` among them.
+    fn multi_value(&self) -> Map<String, Value> {
+        let mut headers = Map::new();
+        for (name, value) in &self.headers {
+            let values = headers.entry(name.clone()).or_insert_with(|| json!([]));
+            values.as_array_mut().expect("a list").push(json!(value));
+        }
+        if !self.cookies.is_empty() {
+            headers.insert("set-cookie".into(), json!(self.cookies));
+        }
+        headers
+    }
+
+    /// `200 OK`, as load balancers want it.
+    fn status_description(&self) -> String {
+        let reason = StatusCode::from_u16(self.status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("");
+        format!("{} {reason}", self.status).trim_end().to_owned()
+    }
 }
 
 /// The envelope for `answer`, or, when that is over [`LAMBDA_RESPONSE_LIMIT`], the envelope of a JSON
 /// 500 `response_too_large` (with one ERROR line naming the size), which always fits.
-pub fn envelope_within_limit(answer: &Answer, source: Source) -> Vec<u8> {
-    let envelope = answer.envelope(source);
+pub fn envelope_within_limit(answer: &Answer, shape: Shape) -> Vec<u8> {
+    let envelope = answer.envelope(shape);
     if envelope.len() <= LAMBDA_RESPONSE_LIMIT {
         return envelope;
     }
@@ -210,7 +257,27 @@ pub fn envelope_within_limit(answer: &Answer, source: Source) -> Vec<u8> {
         size: envelope.len(),
         limit: LAMBDA_RESPONSE_LIMIT,
     };
-    Answer::from_error(&error, request_id).envelope(source)
+    Answer::from_error(&error, request_id).envelope(shape)
+}
+
+/// A streamed answer's two parts: the JSON prelude and the body. A body over
+/// [`LAMBDA_STREAM_LIMIT`] becomes a JSON 500 `response_too_large`, as a buffered one does.
+pub fn stream_within_limit(answer: Answer, source: Source) -> (Vec<u8>, Vec<u8>) {
+    if answer.body.len() <= LAMBDA_STREAM_LIMIT {
+        return (answer.prelude(source), answer.body);
+    }
+    let request_id = answer.header("x-request-id").unwrap_or("-");
+    log::error!(
+        "response too large: {} bytes (status {}) is over Lambda's streaming limit of {LAMBDA_STREAM_LIMIT}; answered 500 response_too_large; request_id={request_id}",
+        answer.body.len(),
+        answer.status,
+    );
+    let error = ApiError::ResponseTooLarge {
+        size: answer.body.len(),
+        limit: LAMBDA_STREAM_LIMIT,
+    };
+    let refusal = Answer::from_error(&error, request_id);
+    (refusal.prelude(source), refusal.body)
 }
 
 #[cfg(test)]
@@ -244,41 +311,38 @@ mod tests {
 
     #[test]
     fn json_and_text_leave_as_text_and_other_bodies_as_base64() {
-        let json = parse(&answer("application/json", b"{\"a\":1}").envelope(Source::V1));
+        let json = parse(&answer("application/json", b"{\"a\":1}").envelope(Shape::MultiValue));
         assert_eq!(json["body"], "{\"a\":1}");
         assert_eq!(json["isBase64Encoded"], false);
-        let png = parse(&answer("image/png", &[0x89, b'P']).envelope(Source::V2));
+        let png = parse(&answer("image/png", &[0x89, b'P']).envelope(Shape::V2));
         assert_eq!(png["body"], base64::encode([0x89, b'P']));
         assert_eq!(png["isBase64Encoded"], true);
-        let not_utf8 = parse(&answer("text/plain", &[0xff]).envelope(Source::V2));
+        let not_utf8 = parse(&answer("text/plain", &[0xff]).envelope(Shape::V2));
         assert_eq!(not_utf8["isBase64Encoded"], true);
     }
 
     #[test]
     fn each_source_gets_its_own_header_style() {
         let a = answer("application/json", b"{}");
-        let v1 = parse(&a.envelope(Source::V1));
+        let v1 = parse(&a.envelope(Shape::MultiValue));
         assert_eq!(
             v1["multiValueHeaders"]["content-type"],
             json!(["application/json"])
         );
         assert_eq!(v1["multiValueHeaders"]["set-cookie"], json!(["a=1", "b=2"]));
-        let v2 = parse(&a.envelope(Source::V2));
+        let v2 = parse(&a.envelope(Shape::V2));
         assert_eq!(v2["headers"]["content-type"], "application/json");
         assert_eq!(v2["cookies"], json!(["a=1", "b=2"]));
         let no_cookies = Answer {
             cookies: Vec::new(),
             ..a.clone()
         };
-        assert_eq!(
-            parse(&no_cookies.envelope(Source::V2))["cookies"],
-            json!([])
-        );
-        let alb = parse(&a.envelope(Source::Alb { multi_value: false }));
+        assert_eq!(parse(&no_cookies.envelope(Shape::V2))["cookies"], json!([]));
+        let alb = parse(&a.envelope(Shape::LoadBalancer { multi_value: false }));
         assert_eq!(alb["statusDescription"], "200 OK");
         assert_eq!(alb["headers"]["content-type"], "application/json");
         assert!(alb.get("multiValueHeaders").is_none());
-        let alb_multi = parse(&a.envelope(Source::Alb { multi_value: true }));
+        let alb_multi = parse(&a.envelope(Shape::LoadBalancer { multi_value: true }));
         assert_eq!(
             alb_multi["multiValueHeaders"]["content-type"],
             json!(["application/json"])
@@ -288,7 +352,7 @@ mod tests {
     #[test]
     fn an_answer_over_the_limit_becomes_a_500_that_fits() {
         let big = answer("application/json", &vec![b'1'; LAMBDA_RESPONSE_LIMIT]);
-        let envelope = envelope_within_limit(&big, Source::V2);
+        let envelope = envelope_within_limit(&big, Shape::V2);
         assert!(envelope.len() < 1024);
         let value = parse(&envelope);
         assert_eq!(value["statusCode"], 500);
@@ -299,7 +363,7 @@ mod tests {
             &vec![b'1'; LAMBDA_RESPONSE_LIMIT - ENVELOPE_ALLOWANCE],
         );
         assert_eq!(
-            parse(&envelope_within_limit(&fits, Source::V2))["statusCode"],
+            parse(&envelope_within_limit(&fits, Shape::V2))["statusCode"],
             200
         );
     }
@@ -309,7 +373,7 @@ mod tests {
         let worst = vec![b'"'; DEFAULT_LAMBDA_BODY_LIMIT];
         assert!(json_text_fits(&worst));
         assert!(!json_text_fits(&vec![b'"'; DEFAULT_LAMBDA_BODY_LIMIT + 1]));
-        let envelope = answer("application/json", &worst).envelope(Source::V1);
+        let envelope = answer("application/json", &worst).envelope(Shape::MultiValue);
         assert!(
             envelope.len() <= LAMBDA_RESPONSE_LIMIT,
             "{}",

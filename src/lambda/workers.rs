@@ -17,7 +17,7 @@
 //! ([`RESTART_LIMIT`] within [`RESTART_WINDOW`], all loops together), restarting is not helping:
 //! [`Loops::failed`] resolves and the launcher exits 1.
 
-use super::proxy::Proxy;
+use super::proxy::{self, Proxy};
 use crate::app::app;
 use crate::config::AWS_LAMBDA_RUNTIME_API;
 use crate::context::AppContext;
@@ -68,6 +68,10 @@ impl Loops {
         let restarts = Arc::new(Restarts::default());
         let ending = Arc::new(AtomicBool::new(false));
         let turn = Turn::default();
+        let options = proxy::Options {
+            concurrent: true,
+            stream: ctx.mode.streams(),
+        };
         let (proxy_tx, proxy_rx) = std::sync::mpsc::channel();
         for thread in 0..threads {
             let ids: Vec<usize> = (0..usize::from(loops))
@@ -80,7 +84,7 @@ impl Loops {
                 .name(format!("lambda-worker-{thread}"))
                 .spawn(move || {
                     actix_rt::System::new().block_on(async move {
-                        let proxy = match Proxy::start(&runtime_api, true, fatal) {
+                        let proxy = match Proxy::start(&runtime_api, options, fatal) {
                             Ok(proxy) => proxy,
                             Err(err) => return drop(proxy_tx.send(Err(err))),
                         };

@@ -50,6 +50,8 @@ pub struct LambdaFields<'a> {
     pub request_id: &'a str,
     /// The X-Ray trace id, when there is one.
     pub xray_trace_id: Option<&'a str>,
+    /// The tenant, for a function with tenant isolation.
+    pub tenant_id: Option<&'a str>,
     /// Whether this is the first invocation the process serves.
     pub cold_start: bool,
 }
@@ -146,6 +148,10 @@ impl RequestLine<'_> {
             if let Some(trace) = lambda.xray_trace_id {
                 json.name("xrayTraceId");
                 json.str(trace);
+            }
+            if let Some(tenant) = lambda.tenant_id {
+                json.name("tenantId");
+                json.str(tenant);
             }
             json.name("cold_start");
             json.value(&lambda.cold_start);
@@ -630,6 +636,7 @@ mod tests {
         let lambda = LambdaFields {
             request_id: "req-1",
             xray_trace_id: Some("Root=1-5759e988-bd862e3fe1be46a994272793"),
+            tenant_id: Some("tenant-7"),
             cold_start: true,
         };
         let written = request_line(&line, Some(&lambda), LogFormat::Json);
@@ -644,12 +651,20 @@ mod tests {
         assert_eq!(value["request_id"], "req-1");
         assert_eq!(value["requestId"], "req-1");
         assert_eq!(value["xrayTraceId"], lambda.xray_trace_id.unwrap());
+        assert_eq!(value["tenantId"], "tenant-7");
         assert_eq!(value["cold_start"], true);
         chrono::DateTime::parse_from_rfc3339(value["timestamp"].as_str().unwrap()).unwrap();
 
+        let without_tenant = LambdaFields {
+            tenant_id: None,
+            ..lambda
+        };
+        let written = request_line(&line, Some(&without_tenant), LogFormat::Json);
+        assert!(!written.contains("tenantId"), "{written}");
+
         let plain = request_line(&line, None, LogFormat::Json);
         let value: Value = serde_json::from_str(&plain).unwrap();
-        for field in ["requestId", "xrayTraceId", "cold_start"] {
+        for field in ["requestId", "xrayTraceId", "tenantId", "cold_start"] {
             assert!(value.get(field).is_none(), "{field} in {plain}");
         }
     }

@@ -14,11 +14,14 @@ use std::time::Instant;
 
 /// The header through which Lambda mode's Runtime API proxy tells the app about the invocation
 /// (`{"request_id", "deadline", "invoked_function_arn", "xray_trace_id"}`, as
-/// aws-lambda-web-adapter passes it). The proxy always replaces what a client sent.
+/// aws-lambda-web-adapter passes it, with `tenant_id` under tenant isolation and
+/// `"response_mode": "streaming"` when the answer is streamed). The proxy always replaces what
+/// a client sent.
 pub const LAMBDA_CONTEXT_HEADER: &str = "x-amzn-lambda-context";
 
 /// Logs every request, including 404s and errors, with its [`RequestId`], which it also puts in
-/// the request's extensions and the response's `X-Request-Id`. It boxes the response body so
+/// the request's extensions and the response's `X-Request-Id`. In Lambda mode the
+/// [`Invocation`] goes into the extensions too. It boxes the response body so
 /// that the one App type suits `HttpServer`, lambda-web (which needs a `Display` body error) and
 /// the tests.
 pub async fn log_request(
@@ -40,6 +43,9 @@ pub async fn log_request(
         lambda.as_ref().map(|l| l.request_id.as_str()),
     );
     req.extensions_mut().insert(id.clone());
+    if let Some(invocation) = &lambda {
+        req.extensions_mut().insert(invocation.clone());
+    }
     let mut result = next.call(req).await;
     let status = match &mut result {
         Ok(res) => {
@@ -71,6 +77,19 @@ pub struct Invocation {
     /// The X-Ray trace id, when there is one.
     #[serde(default)]
     pub xray_trace_id: Option<String>,
+    /// The tenant, for a function with tenant isolation.
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+    /// `streaming` when the answer is streamed.
+    #[serde(default)]
+    pub response_mode: Option<String>,
+}
+
+impl Invocation {
+    /// Whether the answer is streamed, and so not held to the buffered response limit.
+    pub fn streamed(&self) -> bool {
+        self.response_mode.as_deref() == Some("streaming")
+    }
 }
 
 /// Whether the process has logged a Lambda request yet: the first one is its cold start.
@@ -81,6 +100,7 @@ pub fn log_line(line: &RequestLine<'_>, lambda: Option<&Invocation>) {
     let fields = lambda.map(|invocation| LambdaFields {
         request_id: &invocation.request_id,
         xray_trace_id: invocation.xray_trace_id.as_deref(),
+        tenant_id: invocation.tenant_id.as_deref(),
         cold_start: !SERVED_ONE.swap(true, Ordering::Relaxed),
     });
     logging::request(line, fields.as_ref());

@@ -8,8 +8,9 @@ use crate::context::AppContext;
 use crate::error::ApiError;
 use crate::json::validate_json;
 use crate::limits::{json_text_fits, LAMBDA_RESPONSE_LIMIT};
+use crate::middleware::Invocation;
 use actix_web::http::header::{self, ContentType};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 
 pub async fn echo(
     req: HttpRequest,
@@ -36,8 +37,14 @@ pub async fn echo(
         return Err(ApiError::EmptyBody);
     }
     validate_json(&body)?;
-    // Lambda's answer carries the body as a JSON string; refuse now what could not be returned.
-    if ctx.mode.is_lambda() && !json_text_fits(&body) {
+    // A buffered Lambda answer carries the body as a JSON string; refuse now what could not be
+    // returned. A streamed one carries it as it is, up to 200 MB.
+    let streamed = || {
+        req.extensions()
+            .get::<Invocation>()
+            .is_some_and(Invocation::streamed)
+    };
+    if ctx.mode.is_lambda() && !streamed() && !json_text_fits(&body) {
         return Err(ApiError::EchoTooLarge {
             response_limit: LAMBDA_RESPONSE_LIMIT,
         });

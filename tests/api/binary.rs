@@ -47,6 +47,10 @@ fn invalid_configuration_exits_2_with_one_line_naming_variable_and_value() {
             r#"invalid MAX_BODY_BYTES="6MB""#,
         ),
         (&[("RUST_LOG", "inof")], r#"invalid RUST_LOG="inof""#),
+        (
+            &[("LAMBDA_INVOKE_MODE", "streaming")],
+            r#"invalid LAMBDA_INVOKE_MODE="streaming": expected buffered or response_stream"#,
+        ),
     ];
     for (vars, expected) in cases {
         assert_config_error(vars, expected);

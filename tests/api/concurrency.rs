@@ -6,9 +6,9 @@ use crate::lambda::{event, http_api_event, lambda_service};
 use crate::support::fake_runtime::{FakeRuntime, Invocation, Outcome, TRACE_ID};
 use crate::support::http;
 use crate::support::process::run_to_exit;
-use crate::support::Response;
+use crate::support::{spawn_proxy, Response};
 use rust_hybrid_api::config;
-use rust_hybrid_api::lambda::proxy::{Proxy, INVOCATION_ID};
+use rust_hybrid_api::lambda::proxy::{Options, INVOCATION_ID};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -217,17 +217,11 @@ fn text_request_lines_of_concurrent_invocations_are_whole_lines_each_with_its_ow
 
 /// The proxy on a thread of its own, relaying to `runtime` for `concurrency` loops.
 fn proxy(runtime: &FakeRuntime, concurrency: u16) -> SocketAddr {
-    let (addr_tx, addr) = std::sync::mpsc::channel();
-    let api = runtime.addr.to_string();
-    std::thread::spawn(move || {
-        actix_rt::System::new().block_on(async move {
-            let (fatal, _unused) = tokio::sync::mpsc::unbounded_channel();
-            let proxy = Proxy::start(&api, concurrency > 1, fatal).unwrap();
-            addr_tx.send(proxy.addr).unwrap();
-            std::future::pending::<()>().await
-        })
-    });
-    addr.recv().unwrap()
+    let options = Options {
+        concurrent: concurrency > 1,
+        stream: false,
+    };
+    spawn_proxy(runtime, options)
 }
 
 const NEXT: &str = "/2018-06-01/runtime/invocation/next";
@@ -250,6 +244,35 @@ fn with_more_than_one_loop_the_trace_id_reaches_the_request_never_lambda_runtime
         if loops > 1 {
             assert_eq!(reshaped["headers"]["x-amzn-trace-id"], TRACE_ID);
         }
+    }
+}
+
+#[test]
+fn the_tenant_reaches_the_request_as_x_amz_tenant_id_and_in_the_lambda_context() {
+    for loops in [1, 8] {
+        let runtime = FakeRuntime::start([Invocation {
+            headers: vec![("Lambda-Runtime-Aws-Tenant-Id", "tenant-42".to_owned())],
+            ..Invocation::from(http_api_event(
+                "GET",
+                "/health",
+                &[("X-Amz-Tenant-Id", "forged")],
+                None,
+            ))
+        }]);
+        let next = http::get(proxy(&runtime, loops), NEXT);
+        let reshaped: Value = serde_json::from_slice(&next.body).unwrap();
+        assert_eq!(
+            reshaped["headers"]["x-amz-tenant-id"], "tenant-42",
+            "{loops} loops"
+        );
+        let context: Value = serde_json::from_str(
+            reshaped["headers"]["x-amzn-lambda-context"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(context["tenant_id"], "tenant-42");
+        assert!(!next.body.windows(6).any(|w| w == b"forged"));
     }
 }
 
@@ -281,13 +304,11 @@ fn the_invocation_id_goes_back_on_every_response_and_error_and_a_410_is_one_warn
         let ids: Vec<Option<&str>> = outcomes
             .iter()
             .map(|outcome| match outcome {
-                Outcome::Response { invocation_id, .. } | Outcome::Error { invocation_id, .. } => {
-                    invocation_id.as_deref()
-                }
                 Outcome::Refused { status, .. } => {
                     assert_eq!(*status, 410);
                     Some("refused")
                 }
+                answered => answered.invocation_id(),
             })
             .collect();
         assert_eq!(

@@ -151,7 +151,6 @@ fn events_that_are_not_http_events_are_invocation_errors_that_say_what_arrived()
         (event("unsupported/s3.json"), "aws:s3"),
         (event("unsupported/eventbridge.json"), "EventBridge"),
         (event("unsupported/websocket.json"), "WebSocket"),
-        (event("unsupported/vpc-lattice.json"), "VPC Lattice"),
         (
             event("unsupported/apigateway-authorizer.json"),
             "authorizer",
@@ -176,6 +175,7 @@ fn events_that_are_not_http_events_are_invocation_errors_that_say_what_arrived()
                 let message = body["errorMessage"].as_str().unwrap();
                 assert!(message.contains(says), "{says}: {message}");
                 assert!(message.contains("Application Load Balancers"), "{message}");
+                assert!(message.contains("VPC Lattice"), "{message}");
                 assert!(!message.contains("untagged enum"), "{message}");
             }
             other => panic!(
@@ -293,6 +293,34 @@ pub(crate) fn http_api_event(
     event.to_string()
 }
 
+/// A VPC Lattice event of event structure `version` (1 or 2) for `method path` with `body`,
+/// built from the fixtures.
+pub(crate) fn lattice_event(
+    version: u8,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> String {
+    let (file, path_key) = match version {
+        1 => ("vpc-lattice-v1-echo.json", "raw_path"),
+        _ => ("vpc-lattice-v2-health.json", "path"),
+    };
+    let mut event: Value = serde_json::from_str(&event(file)).unwrap();
+    event[path_key] = json!(path);
+    event["method"] = json!(method);
+    event["headers"] = json!({});
+    for (name, value) in headers {
+        event["headers"][name] = if version == 1 {
+            json!(value)
+        } else {
+            json!([value])
+        };
+    }
+    event["body"] = body.map_or(Value::Null, |b| json!(b));
+    event.to_string()
+}
+
 /// One request, sent to both modes.
 struct Case {
     method: &'static str,
@@ -322,41 +350,147 @@ fn decoded_lambda_responses_match_http_mode_exactly() {
         case("GET", "/echo", &[], ""),
         case("GET", "/no/such/route", &[], ""),
     ];
-    let events = cases
-        .iter()
-        .map(|c| {
-            http_api_event(
-                c.method,
-                c.path,
-                c.headers,
-                Some(c.body).filter(|b| !b.is_empty()),
-            )
-        })
-        .collect();
-    let (runtime, _service) = function(events, "/");
+    type Build = fn(&str, &str, &[(&str, &str)], Option<&str>) -> String;
+    let sources: [(&str, Build); 3] = [
+        ("HTTP API", http_api_event),
+        ("VPC Lattice V2", |m, p, h, b| lattice_event(2, m, p, h, b)),
+        ("VPC Lattice V1", |m, p, h, b| lattice_event(1, m, p, h, b)),
+    ];
     let app = spawn_app(&[]);
-    for c in &cases {
-        let lambda = Response::from_envelope(&runtime.next_outcome().into_response()).unwrap();
-        let served = http::request(app.addr, c.method, c.path, c.headers, c.body.as_bytes());
-        let name = format!("{} {}", c.method, c.path);
-        assert_eq!(lambda.status, served.status, "{name}");
-        assert_eq!(
-            lambda.header("content-type"),
-            served.header("content-type"),
-            "{name}"
-        );
-        for header in ["allow", "cache-control", "x-content-type-options"] {
+    for (source, build) in sources {
+        let events = cases
+            .iter()
+            .map(|c| {
+                build(
+                    c.method,
+                    c.path,
+                    c.headers,
+                    Some(c.body).filter(|b| !b.is_empty()),
+                )
+            })
+            .collect();
+        let (runtime, _service) = function(events, "/");
+        for c in &cases {
+            let lambda = Response::from_envelope(&runtime.next_outcome().into_response()).unwrap();
+            let served = http::request(app.addr, c.method, c.path, c.headers, c.body.as_bytes());
+            let name = format!("{source}: {} {}", c.method, c.path);
+            assert_eq!(lambda.status, served.status, "{name}");
             assert_eq!(
-                lambda.header(header),
-                served.header(header),
-                "{name}: {header}"
+                lambda.header("content-type"),
+                served.header("content-type"),
+                "{name}"
+            );
+            for header in ["allow", "cache-control", "x-content-type-options"] {
+                assert_eq!(
+                    lambda.header(header),
+                    served.header(header),
+                    "{name}: {header}"
+                );
+            }
+            assert_eq!(
+                String::from_utf8_lossy(&lambda.body),
+                String::from_utf8_lossy(&served.body),
+                "{name}"
             );
         }
-        assert_eq!(
-            String::from_utf8_lossy(&lambda.body),
-            String::from_utf8_lossy(&served.body),
-            "{name}"
-        );
+    }
+}
+
+#[test]
+fn vpc_lattice_events_of_both_structures_are_answered_in_lattices_shape() {
+    let events = vec![
+        event("vpc-lattice-v2-health.json"),
+        event("vpc-lattice-v1-echo.json"),
+    ];
+    let (runtime, mut service) = function(events, "/");
+    for expected in [
+        r#"{"status":"ok"}"#,
+        r#"{"lattice":"v1","n":[1,2.5,-3e10]}"#,
+    ] {
+        let envelope = runtime.next_outcome().into_response();
+        assert_eq!(envelope["statusCode"], 200, "{envelope}");
+        assert_eq!(envelope["statusDescription"], "200 OK");
+        assert_eq!(envelope["isBase64Encoded"], false);
+        assert_eq!(envelope["body"], expected);
+        assert_eq!(envelope["headers"]["content-type"], "application/json");
+        assert!(envelope.get("multiValueHeaders").is_none(), "{envelope}");
+        assert!(envelope.get("cookies").is_none(), "{envelope}");
+    }
+    // The client's X-Request-Id is kept, as for every source.
+    service.wait_for_line(|l| {
+        l.starts_with("[REQ] 200 | POST    | /echo | ") && l.ends_with(" | lattice-v1-echo-1")
+    });
+}
+
+#[test]
+fn vpc_lattice_routes_under_root_path_and_bad_requests_get_the_json_400() {
+    let bad =
+        json!({"raw_path": "/api/echo", "method": "POST", "body": "@@", "is_base64_encoded": true});
+    let events = vec![
+        lattice_event(2, "GET", "/api/health", &[], None),
+        lattice_event(1, "GET", "/health", &[], None),
+        bad.to_string(),
+        lattice_event(1, "GET", "/api/health", &[], None),
+    ];
+    let (runtime, _service) = function(events, "/api");
+    assert_eq!(decoded(runtime.next_outcome()).body, br#"{"status":"ok"}"#);
+    decoded(runtime.next_outcome()).assert_error(404, "not_found");
+    decoded(runtime.next_outcome()).assert_error(400, "invalid_request");
+    assert_eq!(decoded(runtime.next_outcome()).status, 200);
+}
+
+#[test]
+fn the_tenant_is_in_json_request_lines_and_a_clients_tenant_header_is_not_trusted() {
+    let tenant = |id: &str| Invocation {
+        headers: vec![("Lambda-Runtime-Aws-Tenant-Id", id.to_owned())],
+        ..Invocation::from(http_api_event(
+            "GET",
+            "/health",
+            &[("x-amz-tenant-id", "forged")],
+            None,
+        ))
+    };
+    let runtime = FakeRuntime::start([
+        tenant("tenant-a"),
+        Invocation::from(http_api_event(
+            "GET",
+            "/health",
+            &[("x-amz-tenant-id", "forged")],
+            None,
+        )),
+    ]);
+    let mut service = lambda_service(&runtime, &[("LOG_FORMAT", "json")]);
+    runtime.next_outcome();
+    runtime.next_outcome();
+    let with = service.wait_for_line(|l| l.contains("\"requestId\":\"req-1\""));
+    let with: Value = serde_json::from_str(&with).unwrap();
+    assert_eq!(with["tenantId"], "tenant-a");
+    let without = service.wait_for_line(|l| l.contains("\"requestId\":\"req-2\""));
+    assert!(
+        !without.contains("tenantId") && !without.contains("forged"),
+        "{without}"
+    );
+}
+
+#[test]
+fn proxy_variables_in_the_environment_do_not_reach_the_runtime_api_clients() {
+    // A function may set these for its own outbound calls; the Runtime API is always direct.
+    let nowhere = "http://127.0.0.1:9";
+    let runtime =
+        FakeRuntime::start([event("http-api-health.json"), event("http-api-health.json")]);
+    let _service = lambda_service(
+        &runtime,
+        &[
+            ("HTTP_PROXY", nowhere),
+            ("HTTPS_PROXY", nowhere),
+            ("ALL_PROXY", nowhere),
+            ("http_proxy", nowhere),
+            ("https_proxy", nowhere),
+            ("all_proxy", nowhere),
+        ],
+    );
+    for _ in 0..2 {
+        assert_eq!(decoded(runtime.next_outcome()).body, br#"{"status":"ok"}"#);
     }
 }
 

@@ -13,4 +13,5 @@ mod http_server;
 mod lambda;
 mod openapi;
 mod properties;
+mod streaming;
 mod support;

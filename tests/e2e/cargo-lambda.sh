@@ -18,11 +18,12 @@ CHECKS='
 /     | events/rest-api-bare-health.json                 | status: 200      | {"status":"ok"}
 /     | events/rest-api-prod-stage-health.json           | status: 200      | {"status":"ok"}
 /     | events/http-api-prod-stage-time.json             | status: 200      | {"time":"
+/     | events/vpc-lattice-v2-health.json                | status: 200      | {"status":"ok"}
+/     | events/vpc-lattice-v1-echo.json                  | status: 200      | {"lattice":"v1","n":[1,2.5,-3e10]}
 /     | events/unsupported/sqs.json                      | invocation error | aws:sqs record batch
 /     | events/unsupported/s3.json                       | invocation error | aws:s3 record batch
 /     | events/unsupported/eventbridge.json              | invocation error | EventBridge
 /     | events/unsupported/websocket.json                | invocation error | WebSocket
-/     | events/unsupported/vpc-lattice.json              | invocation error | VPC Lattice
 /     | events/unsupported/apigateway-authorizer.json    | invocation error | authorizer
 /api  | events/http-api-health.json                      | status: 404      | There is no endpoint at /health
 /api  | events/rest-api-prod-stage-health.json           | status: 404      | There is no endpoint at /health

@@ -1,20 +1,21 @@
-//! A fake AWS Lambda Runtime API, served by actix-web on an ephemeral loopback port.
+//! A fake AWS Lambda Runtime API on an ephemeral loopback port: std threads, one per connection,
+//! reading requests with the same reader as the benchmark's (`examples/support/wire.rs`), so a
+//! chunked answer is read as Lambda reads it, chunk by chunk and with its trailers.
 //!
 //! It hands out the queued events one by one on `GET /2018-06-01/runtime/invocation/next`, with
 //! the `Lambda-Runtime-*` headers lambda_runtime reads, and records every response and error the
-//! function posts back. When the queue is empty, `next` long-polls forever, as the real API does.
-//! Polls are served concurrently, as on Lambda Managed Instances, and the fake counts how many
-//! are open at once. Like the real API it refuses a response over 6 MB with 413. [`Invocation`]
-//! adds what a test asks for: a `/next` status or missing headers, its own trace id, a
-//! `/response` status or delay, closed connections.
+//! function posts back. When the queue is empty, `next` long-polls until the fake is dropped, as
+//! the real API does. Polls are served concurrently, as on Lambda Managed Instances, and the fake
+//! counts how many are open at once. Like the real API it refuses a buffered response over 6 MB
+//! with 413. [`Invocation`] adds what a test asks for: a `/next` status or missing headers, its
+//! own trace id, extra headers, a `/response` status or delay, closed connections.
 
-use actix_web::dev::ServerHandle;
-use actix_web::http::StatusCode;
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use super::wire::{self, Request};
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::io::{BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -63,6 +64,8 @@ pub enum Outcome {
         /// The `Lambda-Runtime-Invocation-Id` header of the post.
         invocation_id: Option<String>,
     },
+    /// A `/response` marked `Lambda-Runtime-Function-Response-Mode: streaming`.
+    Streamed(Streamed),
     /// `POST /invocation/{id}/error` (or `/init/error`, with no id).
     Error {
         request_id: String,
@@ -78,10 +81,44 @@ pub enum Outcome {
     },
 }
 
+/// A streamed `/response` as it arrived.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Streamed {
+    pub request_id: String,
+    /// The post's headers, names lower case.
+    pub headers: Vec<(String, String)>,
+    /// The chunks of its chunked body, as framed.
+    pub chunks: Vec<Vec<u8>>,
+    /// Its trailer fields.
+    pub trailers: Vec<(String, String)>,
+}
+
+impl Streamed {
+    /// The first value of the post's header `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The prelude and the body, split at the first eight NUL bytes as Lambda splits them.
+    pub fn split(&self) -> (Value, Vec<u8>) {
+        let all = self.chunks.concat();
+        let at = all
+            .windows(8)
+            .position(|w| w == [0; 8])
+            .unwrap_or_else(|| panic!("no delimiter in {:?}", String::from_utf8_lossy(&all)));
+        let prelude = serde_json::from_slice(&all[..at]).expect("the prelude is JSON");
+        (prelude, all[at + 8..].to_vec())
+    }
+}
+
 impl Outcome {
     pub fn request_id(&self) -> &str {
         match self {
             Outcome::Response { request_id, .. }
+            | Outcome::Streamed(Streamed { request_id, .. })
             | Outcome::Error { request_id, .. }
             | Outcome::Refused { request_id, .. } => request_id,
         }
@@ -93,7 +130,25 @@ impl Outcome {
             Outcome::Error { body, .. } => {
                 panic!("expected a response, got an invocation error: {body}")
             }
-            refused @ Outcome::Refused { .. } => panic!("expected a response, got {refused:?}"),
+            other => panic!("expected a buffered response, got {other:?}"),
+        }
+    }
+
+    pub fn into_streamed(self) -> Streamed {
+        match self {
+            Outcome::Streamed(streamed) => streamed,
+            other => panic!("expected a streamed response, got {other:?}"),
+        }
+    }
+
+    /// The `Lambda-Runtime-Invocation-Id` the answer carried.
+    pub fn invocation_id(&self) -> Option<&str> {
+        match self {
+            Outcome::Response { invocation_id, .. } | Outcome::Error { invocation_id, .. } => {
+                invocation_id.as_deref()
+            }
+            Outcome::Streamed(streamed) => streamed.header("lambda-runtime-invocation-id"),
+            Outcome::Refused { .. } => None,
         }
     }
 }
@@ -105,38 +160,39 @@ struct State {
     events: Mutex<VecDeque<(String, Invocation)>>,
     /// The `/response` status and delay each request id asked for.
     response_status: Mutex<HashMap<String, AskedResponse>>,
-    polls: Arc<Polls>,
+    polls: Polls,
     outcomes: Mutex<Sender<Outcome>>,
     close_connections: bool,
+    /// The fake was dropped: parked polls end and no connection is accepted.
+    stopped: AtomicBool,
 }
 
 pub struct FakeRuntime {
     pub addr: SocketAddr,
     outcomes: Receiver<Outcome>,
-    server: ServerHandle,
-    polls: Arc<Polls>,
+    state: Arc<State>,
 }
 
 /// `GET /next` requests: open now, the most open at once, events handed out.
 #[derive(Default)]
-pub struct Polls {
+struct Polls {
     open: AtomicUsize,
     most: AtomicUsize,
     handed_out: AtomicUsize,
 }
 
 /// Counts a poll open from creation to drop, however the request ends.
-struct OpenPoll(Arc<Polls>);
+struct OpenPoll<'a>(&'a Polls);
 
-impl OpenPoll {
-    fn new(polls: &Arc<Polls>) -> Self {
+impl<'a> OpenPoll<'a> {
+    fn new(polls: &'a Polls) -> Self {
         let open = polls.open.fetch_add(1, Ordering::SeqCst) + 1;
         polls.most.fetch_max(open, Ordering::SeqCst);
-        OpenPoll(Arc::clone(polls))
+        OpenPoll(polls)
     }
 }
 
-impl Drop for OpenPoll {
+impl Drop for OpenPoll<'_> {
     fn drop(&mut self) {
         self.0.open.fetch_sub(1, Ordering::SeqCst);
     }
@@ -173,67 +229,47 @@ impl FakeRuntime {
             .map(|(i, event)| (format!("req-{}", i + 1), event.into()))
             .collect();
         let (outcome_tx, outcome_rx) = mpsc::channel();
-        let polls = Arc::new(Polls::default());
-        let state = web::Data::new(State {
+        let state = Arc::new(State {
             events: Mutex::new(queue),
             response_status: Mutex::default(),
-            polls: Arc::clone(&polls),
+            polls: Polls::default(),
             outcomes: Mutex::new(outcome_tx),
             close_connections,
+            stopped: AtomicBool::new(false),
         });
-        let (ready_tx, ready_rx) = mpsc::channel();
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fake Runtime API");
+        let addr = listener.local_addr().expect("a bound address");
+        let serving = Arc::clone(&state);
         std::thread::spawn(move || {
-            actix_rt::System::new().block_on(async move {
-                let server = HttpServer::new(move || {
-                    App::new()
-                        .app_data(state.clone())
-                        // Room to receive (and then refuse) a response over the limit.
-                        .app_data(web::PayloadConfig::new(16 * 1024 * 1024))
-                        .route("/2018-06-01/runtime/invocation/next", web::get().to(next))
-                        .route(
-                            "/2018-06-01/runtime/invocation/{id}/response",
-                            web::post().to(response),
-                        )
-                        .route(
-                            "/2018-06-01/runtime/invocation/{id}/error",
-                            web::post().to(error),
-                        )
-                        .route("/2018-06-01/runtime/init/error", web::post().to(init_error))
-                })
-                .workers(1)
-                .disable_signals()
-                .bind("127.0.0.1:0")
-                .expect("bind the fake Runtime API");
-                let addr = server.addrs()[0];
-                let server = server.run();
-                ready_tx
-                    .send((addr, server.handle()))
-                    .expect("test is waiting");
-                server.await
-            })
+            for stream in listener.incoming() {
+                if serving.stopped.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(stream) = stream else { continue };
+                let state = Arc::clone(&serving);
+                std::thread::spawn(move || serve_connection(stream, &state));
+            }
         });
-        let (addr, server) = ready_rx.recv().expect("fake Runtime API started");
         FakeRuntime {
             addr,
             outcomes: outcome_rx,
-            server,
-            polls,
+            state,
         }
     }
 
     /// `GET /next` requests open now.
     pub fn polls_open(&self) -> usize {
-        self.polls.open.load(Ordering::SeqCst)
+        self.state.polls.open.load(Ordering::SeqCst)
     }
 
     /// The most `GET /next` requests that were ever open at once.
     pub fn most_polls_open(&self) -> usize {
-        self.polls.most.load(Ordering::SeqCst)
+        self.state.polls.most.load(Ordering::SeqCst)
     }
 
     /// Events handed out so far.
     pub fn handed_out(&self) -> usize {
-        self.polls.handed_out.load(Ordering::SeqCst)
+        self.state.polls.handed_out.load(Ordering::SeqCst)
     }
 
     /// Waits (at most 30 s) until `condition` holds for this fake.
@@ -261,15 +297,101 @@ impl FakeRuntime {
 
 impl Drop for FakeRuntime {
     fn drop(&mut self) {
-        drop(self.server.stop(false));
+        self.state.stopped.store(true, Ordering::SeqCst);
+        // Wakes the accept loop so that it sees `stopped`.
+        let _ = TcpStream::connect(self.addr);
     }
 }
 
-async fn next(state: web::Data<State>) -> HttpResponse {
+/// Serves one connection's requests in turn, until either side closes it.
+fn serve_connection(stream: TcpStream, state: &State) {
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(stream);
+    while let Ok(Some(request)) = wire::read_request(&mut reader) {
+        let path = request.target.clone();
+        let answer = if request.method == "GET" && path == "/2018-06-01/runtime/invocation/next" {
+            match next(state) {
+                Some(answer) => answer,
+                None => return,
+            }
+        } else if request.method == "POST" && path == "/2018-06-01/runtime/init/error" {
+            record(state, error_outcome(String::new(), &request))
+        } else if let Some((id, kind)) = path
+            .strip_prefix("/2018-06-01/runtime/invocation/")
+            .and_then(|rest| rest.split_once('/'))
+            .filter(|_| request.method == "POST")
+        {
+            match kind {
+                "response" => response(state, id.to_owned(), request),
+                "error" => record(state, error_outcome(id.to_owned(), &request)),
+                _ => Answer::status(404),
+            }
+        } else {
+            Answer::status(404)
+        };
+        if writer
+            .write_all(&answer.to_bytes(state.close_connections))
+            .is_err()
+            || state.close_connections
+        {
+            return;
+        }
+    }
+}
+
+/// An HTTP answer of the fake's.
+struct Answer {
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn status(status: u16) -> Self {
+        Answer {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    fn json(status: u16, body: &Value) -> Self {
+        Answer {
+            status,
+            headers: vec![("Content-Type", "application/json".into())],
+            body: body.to_string().into_bytes(),
+        }
+    }
+
+    fn to_bytes(&self, close: bool) -> Vec<u8> {
+        let mut head = format!("HTTP/1.1 {} X\r\n", self.status);
+        for (name, value) in &self.headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        if close {
+            head.push_str("Connection: close\r\n");
+        }
+        head.push_str(&format!("Content-Length: {}\r\n\r\n", self.body.len()));
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(&self.body);
+        bytes
+    }
+}
+
+/// The next event, or `None` once the fake is dropped while the poll waits for one.
+fn next(state: &State) -> Option<Answer> {
     let _open = OpenPoll::new(&state.polls);
-    let event = state.events.lock().expect("lock").pop_front();
-    let Some((request_id, invocation)) = event else {
-        return std::future::pending().await;
+    let (request_id, invocation) = loop {
+        if let Some(event) = state.events.lock().expect("lock").pop_front() {
+            break event;
+        }
+        // Events are all queued at the start: an empty queue stays empty until the fake stops.
+        if state.stopped.load(Ordering::SeqCst) {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
     };
     state.polls.handed_out.fetch_add(1, Ordering::SeqCst);
     if invocation.response_status.is_some() || invocation.response_delay.is_some() {
@@ -279,11 +401,9 @@ async fn next(state: web::Data<State>) -> HttpResponse {
         );
     }
     let deadline = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock") + WAIT;
-    let status = invocation.next_status.unwrap_or(200);
-    let mut response = HttpResponse::build(StatusCode::from_u16(status).expect("a status"));
-    response.content_type("application/json");
     let deadline = deadline.as_millis().to_string();
     let trace_id = invocation.trace_id.as_deref().unwrap_or(TRACE_ID);
+    let mut headers = vec![("Content-Type", "application/json".to_owned())];
     for (name, value) in [
         ("Lambda-Runtime-Aws-Request-Id", request_id.as_str()),
         ("Lambda-Runtime-Deadline-Ms", deadline.as_str()),
@@ -294,24 +414,18 @@ async fn next(state: web::Data<State>) -> HttpResponse {
         ("Lambda-Runtime-Trace-Id", trace_id),
     ] {
         if !invocation.omit.contains(&name) {
-            response.insert_header((name, value));
+            headers.push((name, value.to_owned()));
         }
     }
-    for (name, value) in &invocation.headers {
-        response.insert_header((*name, value.as_str()));
-    }
-    closing(&state, &mut response);
-    response.body(invocation.body)
+    headers.extend(invocation.headers.iter().cloned());
+    Some(Answer {
+        status: invocation.next_status.unwrap_or(200),
+        headers,
+        body: invocation.body.into_bytes(),
+    })
 }
 
-fn closing(state: &State, response: &mut actix_web::HttpResponseBuilder) {
-    if state.close_connections {
-        response.force_close();
-    }
-}
-
-async fn response(req: HttpRequest, body: web::Bytes, state: web::Data<State>) -> HttpResponse {
-    let request_id = req.match_info()["id"].to_owned();
+fn response(state: &State, request_id: String, request: Request) -> Answer {
     let (asked, delay) = state
         .response_status
         .lock()
@@ -319,69 +433,62 @@ async fn response(req: HttpRequest, body: web::Bytes, state: web::Data<State>) -
         .remove(&request_id)
         .unwrap_or_default();
     if let Some(delay) = delay {
-        actix_rt::time::sleep(delay).await;
+        std::thread::sleep(delay);
     }
+    let streamed = request.header("lambda-runtime-function-response-mode") == Some("streaming");
     let status = match asked {
         Some(status) => status,
-        None if body.len() > RESPONSE_LIMIT => 413,
+        None if !streamed && request.body.len() > RESPONSE_LIMIT => 413,
         None => 202,
     };
     if status != 202 {
         let _receiver_gone = state.outcomes.lock().expect("lock").send(Outcome::Refused {
             request_id,
             status,
-            size: body.len(),
+            size: request.body.len(),
         });
-        let mut refusal = HttpResponse::build(StatusCode::from_u16(status).expect("a status"));
-        closing(&state, &mut refusal);
-        return refusal.json(serde_json::json!({
-            "errorMessage": "Response payload size exceeded maximum allowed payload size (6291556 bytes).",
-            "errorType": "RequestEntityTooLarge"
-        }));
+        return Answer::json(
+            status,
+            &serde_json::json!({
+                "errorMessage": "Response payload size exceeded maximum allowed payload size (6291556 bytes).",
+                "errorType": "RequestEntityTooLarge"
+            }),
+        );
     }
-    record(
-        &state,
+    let outcome = if streamed {
+        Outcome::Streamed(Streamed {
+            request_id,
+            headers: request.headers,
+            chunks: request.chunks,
+            trailers: request.trailers,
+        })
+    } else {
         Outcome::Response {
-            request_id: req.match_info()["id"].to_owned(),
-            body: parse(&body),
-            invocation_id: invocation_id(&req),
-        },
-    )
+            request_id,
+            body: parse(&request.body),
+            invocation_id: invocation_id(&request),
+        }
+    };
+    record(state, outcome)
 }
 
-async fn error(req: HttpRequest, body: web::Bytes, state: web::Data<State>) -> HttpResponse {
-    record(
-        &state,
-        Outcome::Error {
-            request_id: req.match_info()["id"].to_owned(),
-            body: parse(&body),
-            invocation_id: invocation_id(&req),
-        },
-    )
+fn error_outcome(request_id: String, request: &Request) -> Outcome {
+    Outcome::Error {
+        request_id,
+        body: parse(&request.body),
+        invocation_id: invocation_id(request),
+    }
 }
 
-async fn init_error(body: web::Bytes, state: web::Data<State>) -> HttpResponse {
-    record(
-        &state,
-        Outcome::Error {
-            request_id: String::new(),
-            body: parse(&body),
-            invocation_id: None,
-        },
-    )
-}
-
-fn record(state: &State, outcome: Outcome) -> HttpResponse {
+fn record(state: &State, outcome: Outcome) -> Answer {
     let _receiver_gone = state.outcomes.lock().expect("lock").send(outcome);
-    let mut accepted = HttpResponse::Accepted();
-    closing(state, &mut accepted);
-    accepted.json(serde_json::json!({"status": "OK"}))
+    Answer::json(202, &serde_json::json!({"status": "OK"}))
 }
 
-fn invocation_id(req: &HttpRequest) -> Option<String> {
-    req.headers()
-        .get("lambda-runtime-invocation-id")
-        .map(|v| v.to_str().expect("an ASCII invocation id").to_owned())
+fn invocation_id(request: &Request) -> Option<String> {
+    request
+        .header("lambda-runtime-invocation-id")
+        .map(str::to_owned)
 }
 
 fn parse(body: &[u8]) -> Value {

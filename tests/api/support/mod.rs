@@ -5,12 +5,15 @@
 pub mod fake_runtime;
 pub mod http;
 pub mod process;
+#[path = "../../../examples/support/wire.rs"]
+pub mod wire;
 
 use actix_web::dev::ServerHandle;
 use actix_web::test::{self, TestRequest};
 use rust_hybrid_api::app::app;
-use rust_hybrid_api::config::{Mode, Settings};
+use rust_hybrid_api::config::{InvokeMode, Mode, Settings};
 use rust_hybrid_api::context::AppContext;
+use rust_hybrid_api::lambda::proxy::{Options, Proxy};
 use rust_hybrid_api::launcher;
 use std::net::SocketAddr;
 use std::sync::mpsc;
@@ -24,6 +27,7 @@ pub fn lambda() -> Mode {
     Mode::Lambda {
         runtime_api: "127.0.0.1:9001".into(),
         concurrency: 1,
+        invoke_mode: InvokeMode::Buffered,
     }
 }
 
@@ -88,6 +92,13 @@ impl Response {
     }
 
     /// The response a Lambda response envelope (any source's shape) stands for.
+    /// A streamed answer: the prelude's status, headers and cookies, and the body as it came.
+    pub fn from_stream(prelude: &serde_json::Value, body: Vec<u8>) -> Result<Self, String> {
+        let mut response = Self::from_envelope(prelude)?;
+        response.body = body;
+        Ok(response)
+    }
+
     pub fn from_envelope(envelope: &serde_json::Value) -> Result<Self, String> {
         let answer = rust_hybrid_api::lambda::response::Answer::from_envelope(envelope)?;
         let mut headers = answer.headers;
@@ -159,4 +170,20 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         drop(self.server.stop(false));
     }
+}
+
+/// The Runtime API proxy on a thread of its own, relaying to `runtime`, for a test that plays
+/// lambda_runtime itself over raw HTTP.
+pub fn spawn_proxy(runtime: &fake_runtime::FakeRuntime, options: Options) -> SocketAddr {
+    let (addr_tx, addr) = mpsc::channel();
+    let api = runtime.addr.to_string();
+    std::thread::spawn(move || {
+        actix_rt::System::new().block_on(async move {
+            let (fatal, _unused) = tokio::sync::mpsc::unbounded_channel();
+            let proxy = Proxy::start(&api, options, fatal).unwrap();
+            addr_tx.send(proxy.addr).unwrap();
+            std::future::pending::<()>().await
+        })
+    });
+    addr.recv().unwrap()
 }
