@@ -179,8 +179,11 @@ fn classify(event: &Map<String, Value>) -> Result<Source, String> {
             .and_then(Value::as_str)
             .unwrap_or_default();
         // Function URLs are always served from <url-id>.lambda-url.<region>.on.aws (a custom
-        // domain reaches them through CloudFront, which keeps this domainName).
-        if domain.contains(".lambda-url.") {
+        // domain reaches them through CloudFront, which keeps this domainName). HTTP APIs always
+        // name their apiId; cargo lambda's Function URL emulation names none and says
+        // "localhost", so that shape is a Function URL too.
+        let emulated = !context_has("apiId") && !domain.contains('.');
+        if domain.contains(".lambda-url.") || emulated {
             return Ok(Source::FunctionUrl);
         }
         return Ok(Source::HttpApiV2);
@@ -772,7 +775,7 @@ mod tests {
     fn fields_other_sources_use_are_ignored_when_null() {
         let (_, source) = forwarded(json!({
             "version": "2.0", "rawPath": "/", "routeArn": null, "methodArn": null,
-            "requestContext": {"http": {"method": "GET"}, "connectionId": null}
+            "requestContext": {"http": {"method": "GET"}, "connectionId": null, "apiId": "a"}
         }));
         assert_eq!(source, Source::HttpApiV2);
     }
@@ -1050,7 +1053,9 @@ mod tests {
         let url = json!({"version": "2.0", "rawPath": "/", "requestContext": {
             "domainName": "abc.lambda-url.us-east-1.on.aws", "http": {"method": "GET"}}});
         let rest = json!({"httpMethod": "GET", "path": "/"});
-        let http_api = json!({"version": "2.0", "rawPath": "/", "requestContext": {"http": {"method": "GET"}}});
+        let http_api = json!({"version": "2.0", "rawPath": "/", "requestContext": {
+            "apiId": "r3pmxmplak", "domainName": "r3pmxmplak.execute-api.us-east-1.amazonaws.com",
+            "http": {"method": "GET"}}});
         for (event, streams) in [
             (url.clone(), true),
             (rest, true),

@@ -45,6 +45,36 @@ source scripts/lib.sh
 cargo build --quiet --bin rust-hybrid-api --example decode_envelope
 
 passed=0 failed=0
+
+# function_url MODE PORT METHOD TARGET BODY STATUS EXPECTED: one request through cargo lambda's
+# Function URL emulation with curl -N, as a client of a Function URL whose InvokeMode is MODE
+# (buffered or response_stream); the answer must be STATUS with the body EXPECTED (a file with
+# @FILE), and streamed exactly when MODE is response_stream (cargo lambda passes the Runtime
+# API's Lambda-Runtime-Function-Response-Mode header on to the client).
+function_url() {
+  local mode=$1 port=$2 method=$3 target=$4 body=$5 status=$6 expected=$7
+  local url="http://127.0.0.1:$port/lambda-url/rust-hybrid-api$target" head out
+  head=$(mktemp) out=$(mktemp)
+  local args=(-s -N -m 60 -X "$method" -D "$head" -o "$out" -w '%{http_code}')
+  [ "$method" = HEAD ] && args=(-s -N -m 60 -I -D "$head" -o "$out" -w '%{http_code}')
+  [ -n "$body" ] && args+=(-H 'content-type: application/json' --data-binary "$body")
+  local got streamed=no want=no
+  got=$(curl "${args[@]}" "$url" || true)
+  grep -qi '^lambda-runtime-function-response-mode: *streaming' "$head" && streamed=yes
+  [ "$mode" = response_stream ] && want=yes
+  local same=no
+  if [[ "$expected" == @* ]]; then cmp -s "$out" "${expected#@}" && same=yes
+  # curl -I writes the head where the body would go; a HEAD answer has no body to compare.
+  elif [ "$method" = HEAD ] || [ "$(cat "$out")" = "$expected" ]; then same=yes; fi
+  if [ "$got" = "$status" ] && [ "$same" = yes ] && [ "$streamed" = "$want" ]; then
+    passed=$((passed + 1)); echo "ok   $mode $method /lambda-url/rust-hybrid-api$target -> $status (streamed: $streamed)"
+  else
+    failed=$((failed + 1))
+    echo "FAIL $mode $method /lambda-url/rust-hybrid-api$target: got $got, streamed: $streamed, body: $(head -c 200 "$out")" >&2
+  fi
+  rm -f "$head" "$out"
+}
+
 for root in $(grep -v '^$' <<<"$CHECKS" | cut -d'|' -f1 | tr -d ' ' | sort -u); do
   port=$(free_port)
   log=$(mktemp)
@@ -72,13 +102,7 @@ for root in $(grep -v '^$' <<<"$CHECKS" | cut -d'|' -f1 | tr -d ' ' | sort -u); 
     # cargo lambda watch's Function URL emulation: an HTTP request in, a Function URL event to
     # the function. Without a query string it sends "rawQueryString": null.
     for target in /health '/health?probe=1&name=a%20b'; do
-      url="http://127.0.0.1:$port/lambda-url/rust-hybrid-api$target"
-      got=$(curl -s -w ' %{http_code}' "$url" || true)
-      if [ "$got" = '{"status":"ok"} 200' ]; then
-        passed=$((passed + 1)); echo "ok   GET /lambda-url/rust-hybrid-api$target -> 200"
-      else
-        failed=$((failed + 1)); echo "FAIL GET /lambda-url/rust-hybrid-api$target: got $got" >&2
-      fi
+      function_url buffered "$port" GET "$target" '' 200 '{"status":"ok"}'
     done
     # The original service's documented invocation: the bare REST-style event.
     got=$(curl -s -X POST -d '{"httpMethod":"GET","path":"/health"}' \
@@ -92,6 +116,27 @@ for root in $(grep -v '^$' <<<"$CHECKS" | cut -d'|' -f1 | tr -d ' ' | sort -u); 
   stop_server
   rm -f "$log"
 done
+
+# LAMBDA_INVOKE_MODE=response_stream behind the same emulator: Function URL answers stream
+# (curl -N reads them as they come), byte-exact, empty bodies included, and a 4,000,000-byte
+# echo, over the 6 MB buffered limit once escaped, comes back whole.
+port=$(free_port)
+log=$(mktemp)
+start_server "$log" cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" \
+  --env-var LAMBDA_INVOKE_MODE=response_stream
+wait_for_url "http://127.0.0.1:$port/" 60
+function_url response_stream "$port" GET /health '' 200 '{"status":"ok"}'
+function_url response_stream "$port" HEAD /health '' 200 ''
+function_url response_stream "$port" POST /echo '{"é":"\u00e9","n":123456789012345678901234567890}' 200 \
+  '{"é":"\u00e9","n":123456789012345678901234567890}'
+function_url response_stream "$port" GET /nope '' 404 \
+  '{"error":"not_found","message":"There is no endpoint at /nope; GET / lists them."}'
+big=$(mktemp)
+python3 -c 'import sys; sys.stdout.write("\"" + "\\\"" * 1999999 + "\"")' >"$big"
+function_url response_stream "$port" POST /echo "@$big" 200 "@$big"
+rm -f "$big"
+stop_server
+rm -f "$log"
 
 echo "e2e: $passed passed, $failed failed"
 [ "$failed" = 0 ]
