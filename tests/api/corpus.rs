@@ -78,7 +78,7 @@ fn is_http_request(file: &str) -> Option<bool> {
     if !file.ends_with(".json") || file.contains("response") {
         return None;
     }
-    let other = ["custom-auth", "websocket", "lattice"];
+    let other = ["custom-auth", "websocket"];
     if other.iter().any(|kind| file.contains(kind)) {
         return Some(false);
     }
@@ -88,6 +88,8 @@ fn is_http_request(file: &str) -> Option<bool> {
         "alb_",
         "apigw_",
         "lambda_function_url",
+        "example-vpc-lattice-",
+        "vpc_lattice_",
     ];
     if http.iter().any(|prefix| file.starts_with(prefix)) {
         Some(true)
@@ -123,9 +125,48 @@ fn is_v2(event: &Value) -> bool {
     event["version"] == "2.0" && event["requestContext"]["http"].is_object()
 }
 
+/// VPC Lattice's event structure, 1 or 2, or `None` for another source.
+fn lattice(event: &Value) -> Option<u8> {
+    if event["requestContext"]["serviceArn"].is_string() {
+        Some(2)
+    } else if event["raw_path"].is_string() {
+        Some(1)
+    } else {
+        None
+    }
+}
+
 /// The event as a request for `method path`, in the places its source keeps them.
 fn rewritten(event: &Value, method: &str, path: &str, body: Option<&str>) -> Value {
     let mut event = event.clone();
+    if let Some(version) = lattice(&event) {
+        let (path_key, base64_key) = if version == 1 {
+            ("raw_path", "is_base64_encoded")
+        } else {
+            ("path", "isBase64Encoded")
+        };
+        event["method"] = json!(method);
+        event[path_key] = json!(path);
+        if let Some(body) = body {
+            let headers = event["headers"]
+                .as_object_mut()
+                .expect("Lattice events have headers");
+            headers.retain(|name, _| {
+                !name.eq_ignore_ascii_case("content-type")
+                    && !name.eq_ignore_ascii_case("content-length")
+            });
+            // V2 lists each header's values; V1 gives one string.
+            let json_type = if version == 1 {
+                json!("application/json")
+            } else {
+                json!(["application/json"])
+            };
+            headers.insert("content-type".into(), json_type);
+            event["body"] = json!(body);
+            event[base64_key] = json!(false);
+        }
+        return event;
+    }
     if is_v2(&event) {
         // HTTP APIs keep a named stage in rawPath; keep the fixture's own convention.
         let stage = event["requestContext"]["stage"]
@@ -180,7 +221,7 @@ fn rewritten(event: &Value, method: &str, path: &str, body: Option<&str>) -> Val
 }
 
 fn marks_bad_base64(event: &Value) -> bool {
-    event["isBase64Encoded"] == true
+    (event["isBase64Encoded"] == true || event["is_base64_encoded"] == true)
         && event["body"]
             .as_str()
             .is_some_and(|body| base64::decode(body).is_err())
@@ -189,7 +230,17 @@ fn marks_bad_base64(event: &Value) -> bool {
 /// Checks that `envelope` has the response shape the source of `event` expects.
 fn assert_shape(name: &str, event: &Value, envelope: &Value) {
     let alb = event["requestContext"]["elb"].is_object();
-    if is_v2(event) {
+    if lattice(event).is_some() {
+        assert!(envelope["headers"].is_object(), "{name}: {envelope}");
+        assert!(
+            envelope["statusDescription"].is_string(),
+            "{name}: {envelope}"
+        );
+        assert!(
+            envelope.get("multiValueHeaders").is_none(),
+            "{name}: {envelope}"
+        );
+    } else if is_v2(event) {
         assert!(envelope["headers"].is_object(), "{name}: {envelope}");
         assert!(envelope["cookies"].is_array(), "{name}: {envelope}");
     } else if alb {
@@ -237,7 +288,15 @@ fn every_published_http_event_is_answered_as_http_mode_would_answer_it() {
         }
     }
     let published = sources.len();
-    assert!(published >= 25, "only {published} HTTP fixtures found");
+    assert!(published >= 32, "only {published} HTTP fixtures found");
+    let lattice_fixtures = sources
+        .iter()
+        .filter(|(name, _)| name.contains("lattice"))
+        .count();
+    assert_eq!(
+        lattice_fixtures, 7,
+        "the VPC Lattice fixtures of both crates"
+    );
     sources.extend(sam_events());
 
     for (name, text) in &sources {
