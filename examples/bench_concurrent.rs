@@ -9,11 +9,18 @@
 //! thread of the function's processes, from `/proc/PID/task/*/schedstat`), served → answered
 //! p50 and p99, and peak RSS.
 //!
-//! `bench_concurrent EVENT COUNT ROUNDS CONCURRENCIES NAME[@N,N]=FUNCTION...`
+//! `bench_concurrent EVENT COUNT ROUNDS CONCURRENCIES NAME[@N,N]=FUNCTION[+EVENT][+VAR=VALUE]...`
 //! - `CONCURRENCIES`: a comma list such as `1,8,32`; `@N,N` limits a function to some of them.
 //! - `FUNCTION`: a Lambda function binary, or `lwa:ADAPTER:APP`, aws-lambda-web-adapter's
 //!   `lambda-adapter` in front of `APP`'s HTTP mode on a free loopback port (LWA runs as an
 //!   extension beside the app, so both processes count).
+//! - `+EVENT` serves that event file to this function instead of `EVENT`; each `+VAR=VALUE` is
+//!   set in its environment (`+LAMBDA_INVOKE_MODE=response_stream`).
+//!
+//! Below the table, the ratios `make bench` holds to its targets: ours against the peer and
+//! aws-lambda-web-adapter, and, when those rows are given, a streamed Function URL against a
+//! buffered one (`url-streamed`, `url-buffered`) and a VPC Lattice event against an HTTP API
+//! event (`lattice`, `http-api`).
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -31,10 +38,61 @@ struct Running {
     children: Vec<Child>,
 }
 
+/// One row of the benchmark: what runs, on which event, with which variables.
+struct Function<'a> {
+    name: &'a str,
+    only: Option<Vec<usize>>,
+    command: &'a str,
+    event: String,
+    vars: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> Function<'a> {
+    /// `NAME[@N,N]=FUNCTION[+EVENT][+VAR=VALUE]...`, with `default_event` when it names none.
+    fn parse(spec: &'a str, default_event: &str) -> Self {
+        let (name, rest) = spec
+            .split_once('=')
+            .expect("each function is NAME=FUNCTION");
+        let (name, only) = match name.split_once('@') {
+            Some((name, only)) => (name, Some(numbers(only))),
+            None => (name, None),
+        };
+        let mut parts = rest.split('+');
+        let command = parts.next().expect("a function");
+        let mut event = default_event.to_owned();
+        let mut vars = Vec::new();
+        for part in parts {
+            match part.split_once('=') {
+                Some(var) => vars.push(var),
+                None => event = read_event(part),
+            }
+        }
+        Function {
+            name,
+            only,
+            command,
+            event,
+            vars,
+        }
+    }
+}
+
+fn numbers(text: &str) -> Vec<usize> {
+    text.split(',')
+        .map(|n| n.parse().expect("concurrencies are numbers"))
+        .collect()
+}
+
+fn read_event(file: &str) -> String {
+    std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
 impl Running {
-    fn start(function: &str, runtime: &FakeRuntime, concurrency: usize) -> Self {
+    fn start(function: &Function<'_>, runtime: &FakeRuntime, concurrency: usize) -> Self {
         let n = concurrency.to_string();
         let mut vars = vec![("AWS_LAMBDA_MAX_CONCURRENCY", n.as_str())];
+        vars.extend(function.vars.iter().copied());
+        let function = function.command;
         let Some(lwa) = function.strip_prefix("lwa:") else {
             return Running {
                 children: vec![spawn_with(function, runtime, &vars)],
@@ -103,8 +161,8 @@ struct Round {
     rss_kib: u64,
 }
 
-fn round(function: &str, event: &str, count: usize, n: usize, runtime: &FakeRuntime) -> Round {
-    runtime.reset(&[event.to_owned()], 1);
+fn round(function: &Function<'_>, count: usize, n: usize, runtime: &FakeRuntime) -> Round {
+    runtime.reset(std::slice::from_ref(&function.event), 1);
     let running = Running::start(function, runtime, n);
     check(&runtime.wait_for(1));
     let warm_up = WARM_UP.min(count);
@@ -161,23 +219,12 @@ fn main() {
     };
     let count: usize = count.parse().expect("COUNT is a number");
     let rounds: usize = rounds.parse().expect("ROUNDS is a number");
-    let list = |text: &str| -> Vec<usize> {
-        text.split(',')
-            .map(|n| n.parse().expect("concurrencies are numbers"))
-            .collect()
-    };
-    let concurrencies = list(concurrencies);
-    let functions: Vec<(&str, Option<Vec<usize>>, &str)> = functions
+    let concurrencies = numbers(concurrencies);
+    let event = read_event(event_file);
+    let functions: Vec<Function<'_>> = functions
         .iter()
-        .map(|f| {
-            let (name, function) = f.split_once('=').expect("each function is NAME=FUNCTION");
-            match name.split_once('@') {
-                Some((name, only)) => (name, Some(list(only)), function),
-                None => (name, None, function),
-            }
-        })
+        .map(|spec| Function::parse(spec, &event))
         .collect();
-    let event = std::fs::read_to_string(event_file).unwrap_or_else(|e| panic!("{event_file}: {e}"));
     let runtime = FakeRuntime::start();
 
     println!(
@@ -188,11 +235,16 @@ fn main() {
     for &n in &concurrencies {
         let mut by_function: Vec<(&str, Vec<Round>)> = Vec::new();
         for _ in 0..rounds {
-            for (name, only, function) in &functions {
-                if only.as_ref().is_some_and(|only| !only.contains(&n)) {
+            for function in &functions {
+                if function
+                    .only
+                    .as_ref()
+                    .is_some_and(|only| !only.contains(&n))
+                {
                     continue;
                 }
-                let measured = round(function, &event, count, n, &runtime);
+                let measured = round(function, count, n, &runtime);
+                let name = &function.name;
                 match by_function.iter_mut().find(|(f, _)| f == name) {
                     Some((_, runs)) => runs.push(measured),
                     None => by_function.push((name, vec![measured])),
@@ -213,9 +265,6 @@ fn main() {
             medians.push((n, name, median));
         }
     }
-    println!();
-    println!("| N | ours / peer, invocations/s | ours / peer, CPU per invocation | ours / lwa, invocations/s | ours RSS / ours RSS at N = 1 |");
-    println!("|---|---|---|---|---|");
     let find = |n: usize, name: &str| {
         medians
             .iter()
@@ -226,6 +275,27 @@ fn main() {
         (Some(a), Some(b)) => format!("{:.2}", a / b),
         _ => "–".into(),
     };
+    let p50 = |r: Round| r.p50.as_secs_f64();
+    if functions.iter().any(|f| f.name == "url-streamed") {
+        println!();
+        println!("| N | streamed / buffered Function URL, CPU per invocation | streamed / buffered, p50 | VPC Lattice / HTTP API event, p50 | VPC Lattice / HTTP API, CPU per invocation |");
+        println!("|---|---|---|---|---|");
+        for &n in &concurrencies {
+            let (streamed, buffered) = (find(n, "url-streamed"), find(n, "url-buffered"));
+            let (lattice, http_api) = (find(n, "lattice"), find(n, "http-api"));
+            println!(
+                "| {n} | {} | {} | {} | {} |",
+                ratio(streamed.map(|r| r.cpu_us), buffered.map(|r| r.cpu_us)),
+                ratio(streamed.map(p50), buffered.map(p50)),
+                ratio(lattice.map(p50), http_api.map(p50)),
+                ratio(lattice.map(|r| r.cpu_us), http_api.map(|r| r.cpu_us)),
+            );
+        }
+        return;
+    }
+    println!();
+    println!("| N | ours / peer, invocations/s | ours / peer, CPU per invocation | ours / lwa, invocations/s | ours RSS / ours RSS at N = 1 |");
+    println!("|---|---|---|---|---|");
     for &n in &concurrencies {
         let (ours, peer, lwa, ours_1) = (
             find(n, "ours"),

@@ -6,18 +6,22 @@
 //! Extensions API's register call and holds its event poll open, which
 //! aws-lambda-web-adapter needs before it starts.
 //!
-//! The integration tests use their own fake (`tests/api/support/fake_runtime.rs`, on actix-web),
-//! which injects faults: statuses, missing headers, closed connections, refused responses. This
+//! The integration tests use their own fake (`tests/api/support/fake_runtime.rs`), which
+//! injects faults: statuses, missing headers, closed connections, refused responses. This
 //! one stays because the benchmark needs a Runtime API that adds almost nothing to the latency it
 //! measures (a hand-written HTTP/1.1 loop on std threads, no framework, no fault paths); the
-//! Lambda soak shares it so that its figures are comparable with the benchmark's.
+//! Lambda soak shares it so that its figures are comparable with the benchmark's. Both read
+//! requests with `wire.rs`, chunked ones (streamed answers) included.
 
 // Each example that includes this module uses part of it.
 #![allow(dead_code)]
 
+#[path = "wire.rs"]
+mod wire;
+
 use rust_hybrid_api::config;
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
@@ -148,40 +152,17 @@ impl FakeRuntime {
 fn serve(stream: TcpStream, shared: &Shared) {
     let mut writer = stream.try_clone().expect("clone stream");
     let mut reader = BufReader::new(stream);
-    loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-            return;
-        }
+    while let Ok(Some(request)) = wire::read_request(&mut reader) {
         let arrived = Instant::now();
-        let mut length = 0;
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            if line == "\r\n" {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse().unwrap_or(0);
-                }
-            }
-        }
-        let mut body = vec![0; length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
+        let (method, target) = (request.method.as_str(), request.target.as_str());
         let lock = &shared.state;
-        if request_line.starts_with("POST ") && request_line.contains("/extension/register") {
+        if method == "POST" && target.contains("/extension/register") {
             let registered = b"HTTP/1.1 200 OK\r\nLambda-Extension-Identifier: bench-extension\r\n\
                 Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
             if writer.write_all(registered).is_err() {
                 return;
             }
-        } else if request_line.starts_with("GET ") && request_line.contains("/extension/event/next")
-        {
+        } else if method == "GET" && target.contains("/extension/event/next") {
             // No lifecycle event comes while the benchmark runs; the poll ends with the process.
             let state = lock.lock().expect("lock");
             let generation = state.generation;
@@ -190,7 +171,7 @@ fn serve(stream: TcpStream, shared: &Shared) {
                 .wait_while(state, |s| s.generation == generation)
                 .expect("lock");
             return;
-        } else if request_line.starts_with("GET ") && request_line.contains("/invocation/next") {
+        } else if method == "GET" && target.contains("/invocation/next") {
             let mut state = lock.lock().expect("lock");
             state.first_poll.get_or_insert(arrived);
             let generation = state.generation;
@@ -225,9 +206,8 @@ fn serve(stream: TcpStream, shared: &Shared) {
             state.served.push((id, Instant::now()));
         } else {
             let _ = writer.write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n");
-            if request_line.contains("/response") || request_line.contains("/error") {
-                let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                let id = request_line
+            if target.contains("/response") || target.contains("/error") {
+                let id = target
                     .split("/invocation/bench-")
                     .nth(1)
                     .and_then(|rest| rest.split('/').next())
@@ -237,12 +217,28 @@ fn serve(stream: TcpStream, shared: &Shared) {
                 state.answered.push(Answered {
                     at: arrived,
                     id,
-                    body,
+                    body: answer_of(&request),
                 });
                 shared.answers.notify_one();
             }
         }
     }
+}
+
+/// A buffered answer's envelope, or a streamed answer's prelude (what precedes the eight NUL
+/// bytes), which carries its `statusCode` too; `Null` when it is neither.
+fn answer_of(request: &wire::Request) -> Value {
+    let body = request.body.as_slice();
+    let json = if request.header("lambda-runtime-function-response-mode") == Some("streaming") {
+        let end = body
+            .windows(8)
+            .position(|w| w == [0; 8])
+            .unwrap_or(body.len());
+        &body[..end]
+    } else {
+        body
+    };
+    serde_json::from_slice(json).unwrap_or(Value::Null)
 }
 
 /// Starts `binary` in Lambda mode against `runtime`; `BENCH_RUST_LOG` sets its `RUST_LOG` and
