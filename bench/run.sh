@@ -14,6 +14,10 @@
 #              aws-lambda-web-adapter (tools/lwa.txt) in front of our HTTP mode; invocations/s,
 #              CPU per invocation, latency and peak RSS, the median of BENCH_CONCURRENT_ROUNDS (3)
 #              rounds of BENCH_CONCURRENT_COUNT (20000) GET /health invocations each.
+#   Sources and invoke modes: examples/bench_concurrent.rs again, our binary only, at N = 1 and 8:
+#              an HTTP API event against a VPC Lattice V2 event, and a Function URL event
+#              answered buffered against the same event streamed (LAMBDA_INVOKE_MODE=response_stream),
+#              side by side in interleaved rounds.
 #   Size:      the stripped release binary and cargo lambda's bootstrap.zip.
 # Writes target/bench/results.md and prints it. BENCH_SECONDS (default 5) sets each HTTP case's
 # length and BENCH_ROUNDS (3) the rounds; BENCH_COLD (100: cold starts are noisy here) and
@@ -189,6 +193,16 @@ median_runs() {
     ours="$ours" peer=target/peer/release/lambda-http-peer "lwa@1,8=lwa:target/tools/bin/lambda-adapter:$ours" \
     | tee "$out/concurrent.md"
   echo
+  echo "## Event sources and invoke modes (ours, GET /health)"
+  echo
+  echo "The same binary on four events, side by side, the median of $concurrent_rounds rounds of $concurrent_count invocations after 2,000 to warm up: an HTTP API 2.0 event, a VPC Lattice V2 event, and a Function URL event answered buffered and streamed (LAMBDA_INVOKE_MODE=response_stream)."
+  echo
+  url=events/function-url-null-query-health.json
+  target/release/examples/bench_concurrent events/http-api-health.json "$concurrent_count" "$concurrent_rounds" 1,8 \
+    http-api="$ours" lattice="$ours+events/vpc-lattice-v2-health.json" \
+    url-buffered="$ours+$url" url-streamed="$ours+$url+LAMBDA_INVOKE_MODE=response_stream" \
+    | tee "$out/sources.md"
+  echo
   echo "## Size"
   echo
   strip -o "$out/rust-hybrid-api.stripped" "$ours"
@@ -222,6 +236,11 @@ median_runs() {
   echo "| Managed Instances, N = 8: invocations/s, ours / peer | ≥ 0.5 (aim 0.7) | $(concurrent_ratio 8 3) |"
   echo "| Managed Instances, N = 8: invocations/s, ours / aws-lambda-web-adapter | ≥ 1.0 | $(concurrent_ratio 8 5) |"
   echo "| Managed Instances: peak RSS at N = 32 / N = 1 | ≤ 3 | $(concurrent_ratio 32 6) |"
+  # A cell of the sources table's ratio table, as for concurrent_ratio.
+  sources_ratio() { awk -F'|' -v n="$1" -v c="$2" 'seen && $2 == " " n " " { gsub(/ /, "", $c); print $c } /streamed \/ buffered/ { seen = 1 }' "$out/sources.md"; }
+  echo "| streamed / buffered Function URL, CPU per invocation, N = 1 | ≤ 1.2 | $(sources_ratio 1 3) |"
+  echo "| streamed / buffered Function URL, CPU per invocation, N = 8 | ≤ 1.2 | $(sources_ratio 8 3) |"
+  echo "| VPC Lattice / HTTP API event, warm p50, N = 1 | ≤ 1.05 | $(sources_ratio 1 5) |"
   echo "| RSS under HTTP load (peak) | ≤ 10 MB | $peak MB |"
   echo "| zipped bootstrap | ≤ 2.5 MB | $zip_mb MB |"
 } > "$out/results.md"
