@@ -1,4 +1,5 @@
-# Every target is listed by `make help` (the default). The README quotes these targets.
+# Every target is listed by `make help` (the default); docs/development.md lists them all and
+# `make lint-docs` checks that each one is documented.
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -23,7 +24,7 @@ TOOLS_PYTHON := $(TOOLS)/bin/python3
 CARGO_DENY_VERSION := $(shell awk '$$1 == "cargo-deny" { print $$2 }' tools/cargo-deny.txt)
 LWA_VERSION        := $(shell awk '$$1 == "lambda_web_adapter" { print $$2 }' tools/lwa.txt)
 
-.PHONY: help run-local test tools tools-lambda tools-lint tools-contract tools-audit tools-sam tools-aws tools-lwa tools-wrk tools-rust test-unit test-lambda-corpus test-contract test-load test-load-short audit fuzz lint lint-deploy build lambda-build lambda-zip lambda-watch lambda-invoke e2e-lambda e2e-aws apigw-local apigw-redeploy deploy-zip deploy-image bench
+.PHONY: help run-local test tools tools-lambda tools-lint tools-contract tools-audit tools-sam tools-aws tools-lwa tools-wrk tools-rust test-unit test-lambda-corpus test-contract test-load test-load-short audit fuzz lint lint-deploy lint-docs build lambda-build lambda-zip lambda-watch lambda-invoke e2e-lambda e2e-aws apigw-local apigw-redeploy deploy-zip deploy-image bench
 
 help: ## List the targets
 	@awk -v vars='BIN=$(BIN) ARCH=$(ARCH) LAMBDA_PORT=$(LAMBDA_PORT) FUZZ_SECONDS=$(FUZZ_SECONDS) EVENT=$(EVENT) TOOLS=$(TOOLS)' \
@@ -36,7 +37,7 @@ help: ## List the targets
 run-local: ## Run the HTTP server on $HOST:$PORT (default 0.0.0.0:8080)
 	cargo run --release
 
-test: tools lint lint-deploy audit test-unit test-lambda-corpus test-contract e2e-lambda e2e-aws test-load-short ## Everything CI runs: lints, audit, all tests, the Lambda event corpus, schemathesis, both e2e checks, short load checks
+test: tools lint lint-deploy lint-docs audit test-unit test-lambda-corpus test-contract e2e-lambda e2e-aws test-load-short ## Everything CI runs: lints (docs too), audit, all tests, the Lambda event corpus, schemathesis, both e2e checks, short load checks
 
 tools: tools-rust tools-lambda tools-lint tools-contract tools-audit tools-sam tools-aws tools-wrk ## Install every tool the tests use into $(TOOLS) (wrk with apt-get); each target also installs just its own
 
@@ -138,6 +139,9 @@ lint-deploy: tools-lint ## Lint Dockerfiles, workflows, compose.yml, template.ya
 	cfn-lint template.yaml
 	shellcheck -x .ci/run scripts/*.sh tests/*.sh tests/*/*.sh bench/*.sh
 	python3 tests/deploy/consistency.py
+
+lint-docs: ## Check that every link and #anchor in README.md, docs/ and BENCHMARKS.md resolves, and every variable and make target is documented
+	python3 tests/docs/check.py
 
 build: ## Release build of the binary
 	cargo build --release --locked

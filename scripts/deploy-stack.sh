@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates or updates one environment's stack from template.yaml, with the zip or with the image
-# (README, "Deploy"). `make deploy-zip` and `make deploy-image` call it:
+# (docs/deploying.md). `make deploy-zip` and `make deploy-image` call it:
 #
 #   scripts/deploy-stack.sh zip   STACK ENVIRONMENT BUCKET    [Parameter=Value ...]
 #   scripts/deploy-stack.sh image STACK ENVIRONMENT IMAGE_URI [Parameter=Value ...]

@@ -1,5 +1,5 @@
 """A local AWS for this service, without Docker: MiniStack on a loopback port, the zip stack
-deployed to it with `make deploy-zip` (the README's command), and every front end a client calls
+deployed to it with `make deploy-zip` (the documented command, docs/deploying.md), and every front end a client calls
 the function through. `make apigw-local` (scripts/apigw_local.py) keeps it running for a
 developer; `make e2e-aws` (tests/e2e/aws.py) checks every front end against HTTP mode.
 
@@ -187,7 +187,7 @@ def stack_name(environment):
 
 
 def deploy(emulator, environment, params=""):
-    """`make deploy-zip`, exactly as the README gives it, against the emulator, for this
+    """`make deploy-zip`, exactly as docs/deploying.md gives it, against the emulator, for this
     machine's CPU (build_zip() first, or it builds the zip silently). Returns the stack's outputs."""
     s3 = emulator.client("s3")
     if BUCKET not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:

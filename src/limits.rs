@@ -1,4 +1,4 @@
-//! Every limit the service enforces, in one place. The README's "Limits and failure behaviour"
+//! Every limit the service enforces, in one place. docs/operations.md's "Limits and failure behaviour"
 //! tables mirror this one.
 //!
 //! | limit | value | what happens past it |

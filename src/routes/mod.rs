@@ -151,7 +151,7 @@ where
 }
 
 /// `OPTIONS` on an endpoint: `204 No Content` with the `Allow` header (RFC 9110, 9.3.7). It is
-/// not a CORS preflight answer; see the README.
+/// not a CORS preflight answer; see the README's "Behaviour we chose".
 fn options(allow: &'static str) -> impl Fn() -> Ready<HttpResponse> + Clone + 'static {
     move || {
         ready(

@@ -3,7 +3,7 @@
 
 1. Starts MiniStack (a local AWS emulator) on a free loopback port.
 2. Builds the zip for this machine's CPU and deploys the stack with `make deploy-zip`, the
-   README's command, with the Function URL on.
+   documented command (docs/deploying.md), with the Function URL on.
 3. Puts the other front ends in front of the same function (scripts/local_aws.py): an HTTP API
    on a named stage and one with payload 1.0, REST APIs with and without binaryMediaTypes, ALBs
    with multi-value headers on and off.
