@@ -13,7 +13,7 @@ use std::io::{self, BufRead};
 const MAX_BODY: usize = 256 * 1024 * 1024;
 
 /// One request as it arrived.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Request {
     pub method: String,
     /// The request target: path and query.

@@ -81,27 +81,23 @@ pub enum Outcome {
     },
 }
 
-/// A streamed `/response` as it arrived.
+/// A streamed `/response` as it arrived: its request id, and the post itself (headers, chunks as
+/// framed, trailers), which it derefs to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Streamed {
     pub request_id: String,
-    /// The post's headers, names lower case.
-    pub headers: Vec<(String, String)>,
-    /// The chunks of its chunked body, as framed.
-    pub chunks: Vec<Vec<u8>>,
-    /// Its trailer fields.
-    pub trailers: Vec<(String, String)>,
+    pub post: Request,
+}
+
+impl std::ops::Deref for Streamed {
+    type Target = Request;
+
+    fn deref(&self) -> &Request {
+        &self.post
+    }
 }
 
 impl Streamed {
-    /// The first value of the post's header `name` (lower case).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
     /// The prelude and the body, split at the first eight NUL bytes as Lambda splits them.
     pub fn split(&self) -> (Value, Vec<u8>) {
         let all = self.chunks.concat();
@@ -458,9 +454,7 @@ fn response(state: &State, request_id: String, request: Request) -> Answer {
     let outcome = if streamed {
         Outcome::Streamed(Streamed {
             request_id,
-            headers: request.headers,
-            chunks: request.chunks,
-            trailers: request.trailers,
+            post: request,
         })
     } else {
         Outcome::Response {
