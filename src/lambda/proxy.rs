@@ -228,21 +228,22 @@ impl Upstream {
                     request = request.header(name, value);
                 }
             }
-            let (body, chunks) = match &payload {
-                Payload::Whole(bytes) => (Body::from(bytes.clone()), Vec::new()),
+            let (body, feeding) = match &payload {
+                Payload::Whole(bytes) => (Body::from(bytes.clone()), None),
                 // A body of unknown length: hyper sends it chunked, one chunk per send_data.
                 Payload::Chunks(chunks) => {
                     let (sender, body) = Body::channel();
-                    (body, vec![(sender, chunks.clone())])
+                    (body, Some((sender, chunks.clone())))
                 }
             };
             let request = request.body(body).map_err(|e| e.to_string())?;
             let feed = async move {
-                for (mut sender, chunks) in chunks {
-                    for chunk in chunks.into_iter().filter(|c| !c.is_empty()) {
-                        if sender.send_data(chunk).await.is_err() {
-                            return;
-                        }
+                let Some((mut sender, chunks)) = feeding else {
+                    return;
+                };
+                for chunk in chunks.into_iter().filter(|c| !c.is_empty()) {
+                    if sender.send_data(chunk).await.is_err() {
+                        return;
                     }
                 }
             };
@@ -283,7 +284,6 @@ struct Pending {
 /// A request body for the Runtime API: whole, or in chunks that each go out as a chunk of a
 /// chunked body (Lambda's streaming protocol, and emulators that read it, want the prelude and
 /// the delimiter in chunks of their own).
-#[derive(Clone)]
 enum Payload {
     Whole(hyper::body::Bytes),
     Chunks(Vec<hyper::body::Bytes>),
