@@ -549,16 +549,14 @@ impl Relay {
         let pending = self.pending().remove(request_id);
         match (&pending, Answer::from_lambda_web(body)) {
             (Some(pending), Ok(answer)) => self.answer(request_id, pending, answer).await,
-            (_, Err(err)) => {
-                log::error!("lambda-web's answer to {request_id} is not readable ({err}); passed on as it is");
+            // Not an invocation this proxy handed out, or not readable: passed on as it is.
+            (_, read) => {
+                if let Err(err) = read {
+                    log::error!("lambda-web's answer to {request_id} is not readable ({err}); passed on as it is");
+                }
                 let invocation_id = pending.as_ref().and_then(|p| p.invocation_id.clone());
                 let whole = Payload::Whole(body.to_vec().into());
                 self.post(request_id, "response", invocation_id, json_headers(), whole)
-                    .await;
-            }
-            (None, Ok(_)) => {
-                let whole = Payload::Whole(body.to_vec().into());
-                self.post(request_id, "response", None, json_headers(), whole)
                     .await;
             }
         }

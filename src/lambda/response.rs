@@ -163,16 +163,12 @@ impl Answer {
     /// `multiValueHeaders` for the headers that repeat.
     pub fn prelude(&self, source: Source) -> Vec<u8> {
         let prelude = if source == Source::RestApi {
-            let repeated = |name: &str| self.headers.iter().filter(|(n, _)| n == name).count() > 1;
-            let mut headers = Map::new();
-            let mut multi = Map::new();
-            for (name, value) in &self.headers {
-                if repeated(name) {
-                    let values = multi.entry(name.clone()).or_insert_with(|| json!([]));
-                    values.as_array_mut().expect("a list").push(json!(value));
-                } else {
-                    headers.insert(name.clone(), json!(value));
-                }
+            let (mut headers, mut multi) = (Map::new(), Map::new());
+            for (name, values) in self.lists() {
+                match values.as_array().map(Vec::as_slice) {
+                    Some([one]) => headers.insert(name, one.clone()),
+                    _ => multi.insert(name, values),
+                };
             }
             json!({
                 "statusCode": self.status, "headers": headers, "multiValueHeaders": multi,
@@ -219,13 +215,19 @@ impl Answer {
 
     /// Headers as lists, `Set-Cookie` among them.
     fn multi_value(&self) -> Map<String, Value> {
+        let mut headers = self.lists();
+        if !self.cookies.is_empty() {
+            headers.insert("set-cookie".into(), json!(self.cookies));
+        }
+        headers
+    }
+
+    /// Each header's values as a list, `Set-Cookie` not among them.
+    fn lists(&self) -> Map<String, Value> {
         let mut headers = Map::new();
         for (name, value) in &self.headers {
             let values = headers.entry(name.clone()).or_insert_with(|| json!([]));
             values.as_array_mut().expect("a list").push(json!(value));
-        }
-        if !self.cookies.is_empty() {
-            headers.insert("set-cookie".into(), json!(self.cookies));
         }
         headers
     }
@@ -247,17 +249,7 @@ pub fn envelope_within_limit(answer: &Answer, shape: Shape) -> Vec<u8> {
     if envelope.len() <= LAMBDA_RESPONSE_LIMIT {
         return envelope;
     }
-    let request_id = answer.header("x-request-id").unwrap_or("-");
-    log::error!(
-        "response too large: {} bytes (status {}) is over Lambda's limit of {LAMBDA_RESPONSE_LIMIT}; answered 500 response_too_large; request_id={request_id}",
-        envelope.len(),
-        answer.status,
-    );
-    let error = ApiError::ResponseTooLarge {
-        size: envelope.len(),
-        limit: LAMBDA_RESPONSE_LIMIT,
-    };
-    Answer::from_error(&error, request_id).envelope(shape)
+    too_large(answer, envelope.len(), LAMBDA_RESPONSE_LIMIT).envelope(shape)
 }
 
 /// A streamed answer's two parts: the JSON prelude and the body. A body over
@@ -266,18 +258,19 @@ pub fn stream_within_limit(answer: Answer, source: Source) -> (Vec<u8>, Vec<u8>)
     if answer.body.len() <= LAMBDA_STREAM_LIMIT {
         return (answer.prelude(source), answer.body);
     }
+    let refusal = too_large(&answer, answer.body.len(), LAMBDA_STREAM_LIMIT);
+    (refusal.prelude(source), refusal.body)
+}
+
+/// The JSON 500 `response_too_large` that replaces `answer`, `size` bytes against `limit`, with
+/// one ERROR line naming both.
+fn too_large(answer: &Answer, size: usize, limit: usize) -> Answer {
     let request_id = answer.header("x-request-id").unwrap_or("-");
     log::error!(
-        "response too large: {} bytes (status {}) is over Lambda's streaming limit of {LAMBDA_STREAM_LIMIT}; answered 500 response_too_large; request_id={request_id}",
-        answer.body.len(),
+        "response too large: {size} bytes (status {}) is over Lambda's limit of {limit}; answered 500 response_too_large; request_id={request_id}",
         answer.status,
     );
-    let error = ApiError::ResponseTooLarge {
-        size: answer.body.len(),
-        limit: LAMBDA_STREAM_LIMIT,
-    };
-    let refusal = Answer::from_error(&error, request_id);
-    (refusal.prelude(source), refusal.body)
+    Answer::from_error(&ApiError::ResponseTooLarge { size, limit }, request_id)
 }
 
 #[cfg(test)]
@@ -347,6 +340,27 @@ mod tests {
             alb_multi["multiValueHeaders"]["content-type"],
             json!(["application/json"])
         );
+    }
+
+    #[test]
+    fn streamed_preludes_put_repeated_headers_where_each_source_reads_them() {
+        let repeated = Answer {
+            headers: vec![
+                ("a".into(), "1".into()),
+                ("b".into(), "2".into()),
+                ("b".into(), "3".into()),
+            ],
+            ..answer("application/json", b"{}")
+        };
+        let rest = parse(&repeated.prelude(Source::RestApi));
+        assert_eq!(rest["statusCode"], 200);
+        assert_eq!(rest["headers"], json!({"a": "1"}));
+        assert_eq!(rest["multiValueHeaders"], json!({"b": ["2", "3"]}));
+        assert_eq!(rest["cookies"], json!(["a=1", "b=2"]));
+        let url = parse(&repeated.prelude(Source::FunctionUrl));
+        assert_eq!(url["headers"], json!({"a": "1", "b": "2, 3"}));
+        assert_eq!(url["cookies"], json!(["a=1", "b=2"]));
+        assert!(url.get("multiValueHeaders").is_none() && url.get("body").is_none());
     }
 
     #[test]

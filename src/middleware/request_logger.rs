@@ -20,8 +20,8 @@ use std::time::Instant;
 pub const LAMBDA_CONTEXT_HEADER: &str = "x-amzn-lambda-context";
 
 /// Logs every request, including 404s and errors, with its [`RequestId`], which it also puts in
-/// the request's extensions and the response's `X-Request-Id`. In Lambda mode the
-/// [`Invocation`] goes into the extensions too. It boxes the response body so
+/// the request's extensions and the response's `X-Request-Id`. A streamed Lambda answer is
+/// marked there with [`StreamedAnswer`]. It boxes the response body so
 /// that the one App type suits `HttpServer`, lambda-web (which needs a `Display` body error) and
 /// the tests.
 pub async fn log_request(
@@ -43,8 +43,8 @@ pub async fn log_request(
         lambda.as_ref().map(|l| l.request_id.as_str()),
     );
     req.extensions_mut().insert(id.clone());
-    if let Some(invocation) = &lambda {
-        req.extensions_mut().insert(invocation.clone());
+    if lambda.as_ref().is_some_and(Invocation::streamed) {
+        req.extensions_mut().insert(StreamedAnswer);
     }
     let mut result = next.call(req).await;
     let status = match &mut result {
@@ -86,11 +86,16 @@ pub struct Invocation {
 }
 
 impl Invocation {
-    /// Whether the answer is streamed, and so not held to the buffered response limit.
+    /// Whether the answer is streamed.
     pub fn streamed(&self) -> bool {
         self.response_mode.as_deref() == Some("streaming")
     }
 }
+
+/// In a request's extensions when its Lambda answer will be streamed, and so is not held to the
+/// buffered response limit.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamedAnswer;
 
 /// Whether the process has logged a Lambda request yet: the first one is its cold start.
 static SERVED_ONE: AtomicBool = AtomicBool::new(false);

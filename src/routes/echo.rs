@@ -8,7 +8,7 @@ use crate::context::AppContext;
 use crate::error::ApiError;
 use crate::json::validate_json;
 use crate::limits::{json_text_fits, LAMBDA_RESPONSE_LIMIT};
-use crate::middleware::Invocation;
+use crate::middleware::StreamedAnswer;
 use actix_web::http::header::{self, ContentType};
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 
@@ -39,11 +39,7 @@ pub async fn echo(
     validate_json(&body)?;
     // A buffered Lambda answer carries the body as a JSON string; refuse now what could not be
     // returned. A streamed one carries it as it is, up to 200 MB.
-    let streamed = || {
-        req.extensions()
-            .get::<Invocation>()
-            .is_some_and(Invocation::streamed)
-    };
+    let streamed = || req.extensions().contains::<StreamedAnswer>();
     if ctx.mode.is_lambda() && !streamed() && !json_text_fits(&body) {
         return Err(ApiError::EchoTooLarge {
             response_limit: LAMBDA_RESPONSE_LIMIT,
