@@ -213,7 +213,9 @@ fn describe(event: &Map<String, Value>) -> String {
         })
         .and_then(Value::as_str)
     {
-        return format!("the event is a {source} record batch");
+        // "a record batch from aws:sqs", not "a aws:sqs record batch": the source's name starts
+        // with a vowel sound, and this way no article has to guess it.
+        return format!("the event is a record batch from {source}");
     }
     if event.contains_key("detail-type") {
         return "the event is an EventBridge event".into();
@@ -961,7 +963,8 @@ mod tests {
         assert!(refused("[1]").contains("a JSON array"));
         assert!(refused("null").contains("null"));
         assert!(refused("{}").contains("empty JSON object"));
-        assert!(refused(r#"{"Records":[{"eventSource":"aws:sqs"}]}"#).contains("aws:sqs"));
+        assert!(refused(r#"{"Records":[{"eventSource":"aws:sqs"}]}"#)
+            .contains("the event is a record batch from aws:sqs"));
         assert!(refused(r#"{"detail-type":"x","source":"y"}"#).contains("EventBridge"));
         assert!(refused(r#"{"requestContext":{"connectionId":"c"}}"#).contains("WebSocket"));
         assert!(refused(r#"{"type":"TOKEN","methodArn":"arn"}"#).contains("authorizer"));

@@ -147,9 +147,12 @@ fn events_that_are_not_http_events_are_invocation_errors_that_say_what_arrived()
     let mut events = Vec::new();
     let mut expected = Vec::new();
     for (raw, says) in [
-        (event("unsupported/sqs.json"), "aws:sqs"),
-        (event("unsupported/s3.json"), "aws:s3"),
-        (event("unsupported/eventbridge.json"), "EventBridge"),
+        (event("unsupported/sqs.json"), "a record batch from aws:sqs"),
+        (event("unsupported/s3.json"), "a record batch from aws:s3"),
+        (
+            event("unsupported/eventbridge.json"),
+            "an EventBridge event",
+        ),
         (event("unsupported/websocket.json"), "WebSocket"),
         (
             event("unsupported/apigateway-authorizer.json"),

@@ -20,8 +20,8 @@ CHECKS='
 /     | events/http-api-prod-stage-time.json             | status: 200      | {"time":"
 /     | events/vpc-lattice-v2-health.json                | status: 200      | {"status":"ok"}
 /     | events/vpc-lattice-v1-echo.json                  | status: 200      | {"lattice":"v1","n":[1,2.5,-3e10]}
-/     | events/unsupported/sqs.json                      | invocation error | aws:sqs record batch
-/     | events/unsupported/s3.json                       | invocation error | aws:s3 record batch
+/     | events/unsupported/sqs.json                      | invocation error | a record batch from aws:sqs
+/     | events/unsupported/s3.json                       | invocation error | a record batch from aws:s3
 /     | events/unsupported/eventbridge.json              | invocation error | EventBridge
 /     | events/unsupported/websocket.json                | invocation error | WebSocket
 /     | events/unsupported/apigateway-authorizer.json    | invocation error | authorizer
