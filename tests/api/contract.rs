@@ -325,7 +325,8 @@ async fn root_path_mounts_every_route_and_nothing_outside_it() {
 }
 
 #[actix_rt::test]
-async fn head_in_lambda_mode_keeps_status_and_headers_and_drops_the_body() {
+async fn head_in_lambda_mode_keeps_status_and_headers_and_states_the_gets_length_without_the_body()
+{
     for path in ["/", "/health", "/time", "/nope"] {
         let got = call_in(lambda(), &[], get(path)).await;
         let head = call_in(
@@ -338,6 +339,13 @@ async fn head_in_lambda_mode_keeps_status_and_headers_and_drops_the_body() {
         assert_eq!(
             head.header("content-type"),
             got.header("content-type"),
+            "{path}"
+        );
+        // lambda-web writes no Content-Length; HTTP mode's is the GET body's, and so is this.
+        let length = got.body.len().to_string();
+        assert_eq!(
+            head.header("content-length"),
+            Some(length.as_str()),
             "{path}"
         );
         assert!(head.body.is_empty(), "{path}: {:?}", head.body);

@@ -137,7 +137,7 @@ fn lattice(event: &Value) -> Option<u8> {
 }
 
 /// The event as a request for `method path`, in the places its source keeps them.
-fn rewritten(event: &Value, method: &str, path: &str, body: Option<&str>) -> Value {
+pub(crate) fn rewritten(event: &Value, method: &str, path: &str, body: Option<&str>) -> Value {
     let mut event = event.clone();
     if let Some(version) = lattice(&event) {
         let (path_key, base64_key) = if version == 1 {

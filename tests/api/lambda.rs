@@ -506,6 +506,131 @@ fn head_through_lambda_has_no_body() {
     assert!(decoded.body.is_empty());
 }
 
+/// One event file per source, and whether its answer keeps headers as lists
+/// (`multiValueHeaders`) and can be streamed.
+struct HeadSource {
+    name: &'static str,
+    event: Value,
+    lists: bool,
+    streams: bool,
+}
+
+fn head_sources() -> Vec<HeadSource> {
+    let file = |name: &str| -> Value { serde_json::from_str(&event(name)).unwrap() };
+    let mut http_api_v1 = file("rest-api-prod-stage-health.json");
+    http_api_v1["version"] = json!("1.0");
+    let source = |name, event, lists, streams| HeadSource {
+        name,
+        event,
+        lists,
+        streams,
+    };
+    vec![
+        source(
+            "REST API",
+            file("rest-api-prod-stage-health.json"),
+            true,
+            true,
+        ),
+        source("HTTP API, payload 1.0", http_api_v1, true, false),
+        source(
+            "HTTP API, payload 2.0",
+            file("http-api-health.json"),
+            false,
+            false,
+        ),
+        source(
+            "Function URL",
+            file("function-url-null-query-health.json"),
+            false,
+            true,
+        ),
+        source(
+            "ALB, multi-value headers",
+            file("alb-time.json"),
+            true,
+            false,
+        ),
+        source(
+            "ALB, single-value headers",
+            file("alb-single-value-health.json"),
+            false,
+            false,
+        ),
+        source(
+            "VPC Lattice V2",
+            file("vpc-lattice-v2-health.json"),
+            false,
+            false,
+        ),
+        source(
+            "VPC Lattice V1",
+            file("vpc-lattice-v1-echo.json"),
+            false,
+            false,
+        ),
+    ]
+}
+
+#[test]
+fn head_answers_state_the_gets_content_length_in_every_sources_shape_buffered_and_streamed() {
+    // Arrange: the lengths HTTP mode states for the GETs, and a HEAD event per source and path.
+    let app = spawn_app(&[]);
+    let paths = ["/health", "/nope"];
+    let lengths: Vec<String> = paths
+        .iter()
+        .map(|path| {
+            let get = http::request(app.addr, "GET", path, &[], b"");
+            get.header("content-length").unwrap().to_owned()
+        })
+        .collect();
+    let sources = head_sources();
+    let events: Vec<String> = sources
+        .iter()
+        .flat_map(|source| {
+            paths.iter().map(|path| {
+                let mut head = crate::corpus::rewritten(&source.event, "HEAD", path, None);
+                head["body"] = Value::Null;
+                head.to_string()
+            })
+        })
+        .collect();
+    for mode in ["buffered", "response_stream"] {
+        let runtime = FakeRuntime::start(events.clone());
+        let _service = lambda_service(&runtime, &[(config::LAMBDA_INVOKE_MODE, mode)]);
+        for source in &sources {
+            for (path, length) in paths.iter().zip(&lengths) {
+                // Act
+                let outcome = runtime.next_outcome();
+
+                // Assert
+                let what = format!("{mode}, {}: HEAD {path}", source.name);
+                if mode == "response_stream" && source.streams {
+                    let (prelude, body) = outcome.into_streamed().split();
+                    assert!(body.is_empty(), "{what}: {body:?}");
+                    assert_eq!(
+                        prelude["headers"]["content-length"],
+                        json!(length),
+                        "{what}: {prelude}"
+                    );
+                } else {
+                    let envelope = outcome.into_response();
+                    assert_eq!(envelope["body"], "", "{what}: {envelope}");
+                    let (key, stated) = if source.lists {
+                        ("multiValueHeaders", json!([length]))
+                    } else {
+                        ("headers", json!(length))
+                    };
+                    assert_eq!(
+                        envelope[key]["content-length"], stated,
+                        "{what}: {envelope}"
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn non_ascii_header_values_are_served() {
     let value = http_api_event("GET", "/health", &[("x-name", "café ☕")], None);
