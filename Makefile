@@ -157,11 +157,16 @@ lambda-zip: tools-lambda ## bootstrap.zip for provided.al2023 on ARCH=$(ARCH) (o
 lambda-watch: tools-lambda ## Lambda emulator on 127.0.0.1:$(LAMBDA_PORT) that rebuilds on change
 	cargo lambda watch --invoke-address 127.0.0.1 --invoke-port $(LAMBDA_PORT)
 
+# A missing EVENT is refused before anything is built or posted: curl's @file would post an empty
+# body, and the emulator's answer to that says nothing about the file. curl -i gives the decoder
+# the emulator's head too: cargo lambda answers a streamed invocation with the prelude's status
+# and headers there.
 lambda-invoke: ## POST $(EVENT) to the emulator and print the decoded response (FUNCTION=function for the image)
-	@[ -x target/debug/examples/decode_envelope ] || echo "lambda-invoke: first run, compiling the envelope decoder (about a minute)" >&2
+	@[ -f '$(EVENT)' ] || { echo "lambda-invoke: EVENT=$(EVENT) does not exist (the event files are in events/)" >&2; exit 1; }
+	@[ -x target/debug/examples/decode_envelope ] || echo "lambda-invoke: first run, compiling the envelope decoder (a debug build of the crate: minutes on a fresh checkout)" >&2
 	@cargo build -q --example decode_envelope
-	@echo "lambda-invoke: POST $(EVENT) to $(LAMBDA_URL) (cargo lambda watch compiles the function on its first invocation, about 1.5 minutes on a fresh checkout)" >&2
-	@curl -sS -X POST -H 'Content-Type: application/json' --data-binary @$(EVENT) '$(LAMBDA_URL)' \
+	@echo "lambda-invoke: POST $(EVENT) to $(LAMBDA_URL) (cargo lambda watch compiles the function on its first invocation)" >&2
+	@curl -sS -i -X POST -H 'Content-Type: application/json' -H 'Expect:' --data-binary @$(EVENT) '$(LAMBDA_URL)' \
 		| target/debug/examples/decode_envelope
 
 bench: tools-wrk tools-lambda tools-lwa ## Benchmark both modes, N invocations at once, and sizes on loopback; writes target/bench/results.md

@@ -46,6 +46,47 @@ cargo build --quiet --bin rust-hybrid-api --example decode_envelope
 
 passed=0 failed=0
 
+# A missing EVENT is refused before anything is posted: nothing listens on the port below, so a
+# post would end in curl's own connection error instead of this message.
+closed=$(free_port)
+if output=$(make --no-print-directory lambda-invoke LAMBDA_PORT="$closed" EVENT=events/no-such-event.json 2>&1); then
+  failed=$((failed + 1)); echo "FAIL lambda-invoke with a missing EVENT exited 0: $output" >&2
+elif grep -qF 'EVENT=events/no-such-event.json does not exist' <<<"$output" && ! grep -q 'curl' <<<"$output"; then
+  passed=$((passed + 1)); echo "ok   lambda-invoke EVENT=events/no-such-event.json -> does not exist, nothing posted"
+else
+  failed=$((failed + 1)); echo "FAIL lambda-invoke with a missing EVENT: $output" >&2
+fi
+
+# invoke PORT LABEL FILE FIRST EXPECT: `make lambda-invoke` of FILE; the decoded answer's first
+# line must start with FIRST, and it must contain EXPECT.
+invoke() {
+  local port=$1 label=$2 file=$3 first=$4 expect=$5 output
+  # lambda-invoke's own progress notes go to stderr too; the answer is what follows them.
+  output=$(timeout 120 make --no-print-directory lambda-invoke LAMBDA_PORT="$port" EVENT="$file" 2>&1 \
+    | grep -v '^lambda-invoke: ' || true)
+  if [[ "$(head -n1 <<<"$output")" == "$first"* ]] && grep -qF -- "$expect" <<<"$output"; then
+    passed=$((passed + 1))
+    echo "ok   $label $file -> $first"
+  else
+    failed=$((failed + 1))
+    echo "FAIL $label $file: expected '$first' and '$expect', got:" >&2
+    while IFS= read -r line; do echo "     $line"; done <<<"$output" >&2
+  fi
+}
+
+# head_length PORT MODE HEADER: HEAD /health through the Function URL emulation must state the
+# GET's length (15 bytes) in HEADER: cargo lambda sends a buffered answer's Content-Length as it
+# is, and a streamed one's as x-amzn-remapped-content-length, because its own answer is chunked.
+head_length() {
+  local port=$1 mode=$2 header=$3 head
+  head=$(curl -s -m 60 -I "http://127.0.0.1:$port/lambda-url/rust-hybrid-api/health" | tr -d '\r' || true)
+  if grep -qix "$header: 15" <<<"$head"; then
+    passed=$((passed + 1)); echo "ok   $mode HEAD /lambda-url/rust-hybrid-api/health -> $header: 15"
+  else
+    failed=$((failed + 1)); echo "FAIL $mode HEAD /lambda-url/rust-hybrid-api/health: no '$header: 15' in: $head" >&2
+  fi
+}
+
 # function_url MODE PORT METHOD TARGET BODY STATUS EXPECTED: one request through cargo lambda's
 # Function URL emulation with curl -N, as a client of a Function URL whose InvokeMode is MODE
 # (buffered or response_stream); the answer must be STATUS with the body EXPECTED (a file with
@@ -85,18 +126,7 @@ for root in $(grep -v '^$' <<<"$CHECKS" | cut -d'|' -f1 | tr -d ' ' | sort -u); 
   while IFS= read -r row; do
     [ -n "$row" ] || continue
     [ "$(field 1 "$row")" = "$root" ] || continue
-    file=$(field 2 "$row") first=$(field 3 "$row") expect=$(field 4 "$row")
-    # lambda-invoke's own progress notes go to stderr too; the answer is what follows them.
-    output=$(timeout 120 make --no-print-directory lambda-invoke LAMBDA_PORT="$port" EVENT="$file" 2>&1 \
-      | grep -v '^lambda-invoke: ' || true)
-    if [[ "$(head -n1 <<<"$output")" == "$first"* ]] && grep -qF -- "$expect" <<<"$output"; then
-      passed=$((passed + 1))
-      echo "ok   ROOT_PATH=$root $file -> $first"
-    else
-      failed=$((failed + 1))
-      echo "FAIL ROOT_PATH=$root $file: expected '$first' and '$expect', got:" >&2
-      while IFS= read -r line; do echo "     $line"; done <<<"$output" >&2
-    fi
+    invoke "$port" "ROOT_PATH=$root" "$(field 2 "$row")" "$(field 3 "$row")" "$(field 4 "$row")"
   done <<<"$CHECKS"
   if [ "$root" = / ]; then
     # cargo lambda watch's Function URL emulation: an HTTP request in, a Function URL event to
@@ -104,6 +134,7 @@ for root in $(grep -v '^$' <<<"$CHECKS" | cut -d'|' -f1 | tr -d ' ' | sort -u); 
     for target in /health '/health?probe=1&name=a%20b'; do
       function_url buffered "$port" GET "$target" '' 200 '{"status":"ok"}'
     done
+    head_length "$port" buffered content-length
     # The original service's documented invocation: the bare REST-style event.
     got=$(curl -s -X POST -d '{"httpMethod":"GET","path":"/health"}' \
       "http://127.0.0.1:$port/2015-03-31/functions/rust-hybrid-api/invocations" || true)
@@ -119,7 +150,8 @@ done
 
 # LAMBDA_INVOKE_MODE=response_stream behind the same emulator: Function URL answers stream
 # (curl -N reads them as they come), byte-exact, empty bodies included, and a 4,000,000-byte
-# echo, over the 6 MB buffered limit once escaped, comes back whole.
+# echo, over the 6 MB buffered limit once escaped, comes back whole. `make lambda-invoke` decodes
+# the streamed answers (REST API, Function URL) and the buffered ones beside them.
 port=$(free_port)
 log=$(mktemp)
 start_server "$log" cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" \
@@ -127,6 +159,14 @@ start_server "$log" cargo lambda watch --invoke-address 127.0.0.1 --invoke-port 
 wait_for_url "http://127.0.0.1:$port/" 60
 function_url response_stream "$port" GET /health '' 200 '{"status":"ok"}'
 function_url response_stream "$port" HEAD /health '' 200 ''
+head_length "$port" response_stream x-amzn-remapped-content-length
+while IFS= read -r row; do
+  [ "$(field 1 "$row")" = / ] || continue
+  case "$(field 2 "$row")" in
+    */rest-api-*|*/function-url-*|*/http-api-health.json|*/unsupported/sqs.json)
+      invoke "$port" streaming "$(field 2 "$row")" "$(field 3 "$row")" "$(field 4 "$row")" ;;
+  esac
+done <<<"$CHECKS"
 function_url response_stream "$port" POST /echo '{"é":"\u00e9","n":123456789012345678901234567890}' 200 \
   '{"é":"\u00e9","n":123456789012345678901234567890}'
 function_url response_stream "$port" GET /nope '' 404 \
