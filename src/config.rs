@@ -68,13 +68,13 @@ const LOG_LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"]
 /// | `PORT`                  | HTTP-mode port (0 picks a free one)  | `8080`    |
 /// | `HOST`                  | HTTP-mode bind address               | `0.0.0.0` |
 /// | `ROOT_PATH`             | base path for all routes             | `/`       |
-/// | `MAX_BODY_BYTES`        | request body limit                   | `6291456` |
+/// | `MAX_BODY_BYTES`        | request body limit; the default is the mode's | `6291456` (HTTP), `3143680` (Lambda), `6287360` (Lambda, streaming) |
 /// | `SHUTDOWN_TIMEOUT_SECS` | grace period for in-flight requests  | `10`      |
 /// | `BODY_TIMEOUT_SECS`     | time allowed to receive a body       | `30`      |
-/// | `RUST_LOG`              | log filter                           | `info`    |
+/// | `RUST_LOG`              | log filter                           | `info` (Lambda mode: `info,lambda_runtime=warn`) |
 /// | `LOG_FORMAT`            | `text` or `json`                     | `text`    |
-/// | `AWS_LAMBDA_LOG_FORMAT` | set by Lambda: `Text` or `JSON`      | `Text`    |
-/// | `AWS_LAMBDA_LOG_LEVEL`  | set by Lambda: the level without `RUST_LOG` | `INFO` |
+/// | `AWS_LAMBDA_LOG_FORMAT` | set by Lambda: `Text` or `JSON`      | unset (text) |
+/// | `AWS_LAMBDA_LOG_LEVEL`  | set by Lambda: the level without `RUST_LOG` | unset (info) |
 /// | `AWS_LAMBDA_MAX_CONCURRENCY` | set by Lambda Managed Instances: invocations at once, 1–1600 | `1` |
 /// | `LAMBDA_INVOKE_MODE`    | `buffered` or `response_stream` (any case) | `buffered` |
 ///

@@ -9,6 +9,7 @@ mod binary;
 mod concurrency;
 mod contract;
 mod corpus;
+mod docs;
 mod http_server;
 mod lambda;
 mod openapi;
