@@ -6,6 +6,8 @@
   port `make lambda-invoke` posts to (LAMBDA_PORT);
 - every environment variable the Dockerfiles, compose.yml and template.yaml set is one the
   service reads (a `pub const NAME: &str = "NAME"` in src/config.rs or src/launcher.rs);
+- docs/deploying.md's docker compose section names exactly the variables compose.yml passes
+  through from the shell (its `${NAME...}` references);
 - the deploy scripts know exactly the environments template.yaml allows, and deploy.yml's AWS
   steps are scripts/deploy-function.sh (which make e2e-aws tests), not inline commands;
 - hygiene: both images run as a non-root user, no Dockerfile bakes in a secret-like ENV or
@@ -133,6 +135,17 @@ for var in template["Resources"]["Function"]["Properties"]["Environment"]["Varia
     set_vars.setdefault(var, set()).add("template.yaml")
 for var, where in sorted(set_vars.items()):
     check(f"{var} (set by {', '.join(sorted(where))}) is read by the service", var in service_vars)
+
+# What compose takes from the shell, against what the page tells a user it takes.
+passed_through = set(re.findall(r"\$\{(\w+)", yaml.safe_dump(compose)))
+compose_section = re.search(r"^## docker compose\n(.*?)^## ", read("docs/deploying.md"), re.M | re.S)
+listed = re.search(r"^- \*\*Variables:\*\*(.*?)(?=^- \*\*|^$)", compose_section.group(1), re.M | re.S) if compose_section else None
+documented = set(re.findall(r"`([A-Z][A-Z0-9_]*)`", listed.group(1))) if listed else set()
+check(
+    "docs/deploying.md lists exactly the variables compose.yml passes through",
+    documented == passed_through,
+    f"compose.yml only: {sorted(passed_through - documented)}, docs only: {sorted(documented - passed_through)}",
+)
 
 # The environments: template.yaml allows them, deploy-stack.sh checks ENV against them, and
 # deploy-function.sh maps branches onto them.
