@@ -34,8 +34,10 @@ help: ## List the targets
 				while ((at = index(text, ref)) > 0) text = substr(text, 1, at - 1) substr(pairs[i], eq + 1) substr(text, at + length(ref)) } \
 			printf "  %-20s %s\n", $$1, text }' $(MAKEFILE_LIST)
 
-run-local: ## Run the HTTP server on $HOST:$PORT (default 0.0.0.0:8080)
-	cargo run --release
+# Loopback unless HOST says otherwise: a laptop's dev server is not for the network. The images
+# set HOST=0.0.0.0 themselves, which a container needs.
+run-local: ## Run the HTTP server on $HOST:$PORT (default here 127.0.0.1:8080; HOST=0.0.0.0 for every interface)
+	HOST="$${HOST:-127.0.0.1}" cargo run --release
 
 test: tools lint lint-deploy lint-docs audit test-unit test-lambda-corpus test-contract e2e-lambda e2e-aws test-load-short ## Everything CI runs: lints (docs too), audit, all tests, the Lambda event corpus, schemathesis, both e2e checks, short load checks
 
