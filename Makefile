@@ -124,10 +124,16 @@ test-load-short: tools-wrk ## test-load shortened to a few seconds each, as CI r
 audit: tools-audit ## cargo deny check with deny.toml; offline against ../shared/advisory-db when present
 	bash tests/audit.sh
 
-fuzz: ## cargo fuzz on the request path for FUZZ_SECONDS (60); needs the nightly toolchain
-	@cargo +nightly fuzz --version >/dev/null 2>&1 || cargo install --quiet --locked cargo-fuzz
+fuzz: $(TOOLS)/.cargo-fuzz.installed ## cargo fuzz on the request path for FUZZ_SECONDS (60); needs the nightly toolchain
 	@mkdir -p fuzz/corpus/request
 	cargo +nightly fuzz run request fuzz/corpus/request fuzz/seeds/request -- -max_total_time=$(FUZZ_SECONDS)
+
+# Into target/tools like cargo-deny, never ~/.cargo/bin; `cargo +nightly fuzz` finds it first on PATH.
+CARGO_FUZZ_VERSION := $(shell awk '$$1 == "cargo-fuzz" { print $$2 }' tools/cargo-fuzz.txt)
+$(TOOLS)/.cargo-fuzz.installed: tools/cargo-fuzz.txt
+	@echo "tools: installing cargo-fuzz $(CARGO_FUZZ_VERSION) into $(TOOLS) (cargo install)"
+	@cargo install --quiet --locked --root $(TOOLS) cargo-fuzz --version $(CARGO_FUZZ_VERSION)
+	@touch $@
 
 lint: tools-rust ## cargo fmt --check and clippy with warnings as errors
 	cargo fmt --check
