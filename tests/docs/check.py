@@ -12,6 +12,7 @@
   the README's table, which tests/api/docs.rs holds to the defaults the code uses;
 - no page but BENCHMARKS.md states the zip's size: it changes with every build, and only a
   `make bench` run, dated, says what it was;
+- docs/ARCHITECTURE.md's module table names exactly what each module of src/ imports;
 - every target `make help` lists is documented somewhere: `make TARGET` appears in the README or
   a page of docs/.
 
@@ -150,6 +151,34 @@ for page in PAGES:
                 f"{page.relative_to(ROOT)}:{number}: states the zip's size, which changes with every build; "
                 "point to BENCHMARKS.md (make bench measures it) instead"
             )
+
+# docs/ARCHITECTURE.md's module table against what each module of src/ imports (comments, where
+# doc links name modules too, left out).
+def crate_imports(module):
+    files = [ROOT / f"src/{module}.rs"] if (ROOT / f"src/{module}.rs").exists() else sorted((ROOT / f"src/{module}").glob("*.rs"))
+    code = "\n".join(line for f in files for line in f.read_text().splitlines() if not line.strip().startswith("//"))
+    found = set(re.findall(r"crate::([a-z_]+)", code))
+    for group in re.findall(r"crate::\{([^}]*)\}", code):
+        found |= {name.strip().split("::")[0] for name in group.split(",") if name.strip()}
+    return found - {module}
+
+
+architecture = (ROOT / "docs/ARCHITECTURE.md").read_text()
+graph = architecture.split("## Module graph", 1)[-1].split("\n## ", 1)[0]
+drawn = {}
+for line in graph.splitlines():
+    row = cells(line) if line.startswith("| `") else None
+    if row and len(row) == 2:
+        for module in re.findall(r"`([a-z_]+)`", row[0]):
+            drawn[module] = set(re.findall(r"`([a-z_]+)`", row[1]))
+modules = sorted(p.stem for p in (ROOT / "src").iterdir() if p.stem not in ("lib", "main"))
+for module in modules:
+    if module not in drawn:
+        problems.append(f"docs/ARCHITECTURE.md: the module table has no row for {module}")
+    elif drawn[module] != crate_imports(module):
+        problems.append(
+            f"docs/ARCHITECTURE.md: {module} imports {sorted(crate_imports(module))}, the module table says {sorted(drawn[module])}"
+        )
 
 makefile = (ROOT / "Makefile").read_text()
 targets = re.findall(r"^([a-zA-Z0-9_-]+):.*## ", makefile, flags=re.M)
