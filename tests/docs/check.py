@@ -90,7 +90,6 @@ for variable in variables:
         problems.append(f"README.md: the configuration table has no row for {variable}, which src/config.rs reads")
 
 
-
 def cells(row):
     """A Markdown table row's cells, without the outer pipes."""
     return [cell.strip() for cell in row.strip().strip("|").split("|")]
@@ -112,7 +111,8 @@ def default_rows(text, prefix=""):
     """{variable: default cell} of every table whose header row has a `default` column."""
     rows, column = {}, None
     for line in text.splitlines():
-        line = line.removeprefix(prefix).strip() if line.strip().startswith(prefix) else ""
+        stripped = line.strip()
+        line = stripped.removeprefix(prefix).strip() if stripped.startswith(prefix) else ""
         if not line.startswith("|"):
             column = None
             continue
