@@ -64,6 +64,56 @@ for name, text in dockerfiles.items():
     bins = set(re.findall(r"--bin (\S+)", text)) | set(re.findall(r"target/release/([\w-]+)", text))
     check(f"{name} builds the {package} binary", bins == {package}, f"it names {sorted(bins)}")
 
+# The images ship the builds make bench measures (BENCHMARKS.md, "The images' binary"): the Lambda
+# image the zip's bootstrap, the local image target/release. Both were once static musl builds
+# that answered up to half as fast as what the figures described; these keep them from drifting
+# apart again without running a benchmark.
+lambda_image, local_image = dockerfiles["Dockerfile.lambda"], dockerfiles["Dockerfile.local"]
+bench = read("bench/run.sh")
+zip_build = re.search(r"^\tcargo lambda build --release\b.*$", makefile, re.M)
+check("make lambda-zip builds the zip with cargo lambda build --release", bool(zip_build))
+check(
+    "Dockerfile.lambda builds its bootstrap as make lambda-zip does (cargo lambda build --release)",
+    re.search(r"\bcargo lambda build --release --locked\b", lambda_image)
+    and f"target/lambda/{package}/bootstrap" in lambda_image,
+)
+check(
+    "Dockerfile.lambda installs cargo-lambda from tools/lambda.txt, the zip's pin",
+    re.search(r"^COPY tools/lambda\.txt ", lambda_image, re.M) and "-r tools/lambda.txt" in lambda_image,
+)
+check(
+    "Dockerfile.local builds target/release as make bench does (cargo build --release, no --target)",
+    re.search(r"\bcargo build --release --locked\b", local_image) and f"target/release/{package}" in local_image,
+)
+for name, text in dockerfiles.items():
+    instructions = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    drift = re.findall(r"musl|alpine|--target\b|RUSTFLAGS|CARGO_\w+|crt-static", instructions, re.I)
+    check(f"{name} sets no other target, libc or build flags than the measured builds", not drift, sorted(set(drift)))
+builder = re.search(r"^FROM \S*rust:\$\{RUST_VERSION\}-(\w+)", local_image, re.M)
+base = re.search(r"^FROM gcr\.io/distroless/(\w+)-debian(\d+)", local_image, re.M)
+check(
+    "Dockerfile.local runs its glibc build on distroless/cc of the builder's Debian release",
+    builder and base and base.group(1) == "cc" and (builder.group(1), base.group(2)) == ("bookworm", "12"),
+    f"builder {builder and builder.group(1)}, base {base and base.group(0)}",
+)
+rust_version = tomllib.loads(read("Cargo.toml"))["package"]["rust-version"]
+for name, text in dockerfiles.items():
+    pinned = re.search(r"^ARG RUST_VERSION=(\S+)", text, re.M)
+    check(f"{name} builds with Cargo.toml's rust-version", pinned and pinned.group(1) == rust_version, pinned and pinned.group(1))
+# One allocator and one set of dependencies for every target: a cfg on the target would let the
+# images' build differ from the measured one again (a musl-only allocator, say).
+manifest = tomllib.loads(read("Cargo.toml"))
+sources = "\n".join(path.read_text() for path in sorted((ROOT / "src").rglob("*.rs")))
+check("Cargo.toml has no target-specific dependencies", "target" not in manifest, sorted(manifest.get("target", {})))
+check(
+    "src/ picks no allocator or code by target environment",
+    "global_allocator" not in sources and "target_env" not in sources,
+)
+check(
+    "make bench measures both shipped builds",
+    f"target/release/{package}" in bench and f"target/lambda/{package}/bootstrap" in bench,
+)
+
 # Ports.
 def default_of(value):
     """'${PORT:-8080}' -> '8080'; '8080' -> '8080'."""
