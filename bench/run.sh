@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # make bench: builds release binaries, then measures on loopback only, every load bounded in time.
+#   Builds:    "ours" is target/release (cargo build --release), which Dockerfile.local ships;
+#              "bootstrap" is cargo lambda's build, which the zip and Dockerfile.lambda ship. Both
+#              run in the HTTP and Lambda tables, and the targets compare them.
 #   HTTP mode: wrk against our server (request log to a file in the text and the JSON format,
-#              and RUST_LOG=off, in BENCH_ROUNDS interleaved rounds, reporting the median run) and
-#              the floor (examples/floor_actix.rs); server pinned to CPU 0, wrk (1 thread) to CPU 1.
+#              and RUST_LOG=off), and the bootstrap with the request log to a file, in
+#              BENCH_ROUNDS interleaved rounds, reporting the median run; and the floor
+#              (examples/floor_actix.rs); server pinned to CPU 0, wrk (1 thread) to CPU 1.
 #   Logging:   what the request log costs, measured in pairs: the three configurations run side
 #              by side and take turns, BENCH_LOG_ROUNDS (15) rounds of 2 s of GET /health each;
 #              each round's req/s is divided by RUST_LOG=off's of the same round.
-#   Lambda:    examples/bench_lambda.rs (cold start, warm invocations) for our binary, the peer
+#   Lambda:    examples/bench_lambda.rs (cold start, warm invocations) for both builds, the peer
 #              bench/lambda-http-peer (the same routes on lambda_http 1.x) and the floor, side by
 #              side on one fake Runtime API; ratios are to the peer.
 #   Managed Instances: examples/bench_concurrent.rs, AWS_LAMBDA_MAX_CONCURRENCY = 1, 8 and 32:
@@ -41,11 +45,14 @@ command -v taskset >/dev/null || { echo "taskset is not installed (Debian: util-
 
 cargo build --quiet --release --locked --bin rust-hybrid-api --example floor_actix --example floor_lambda --example bench_lambda --example bench_concurrent
 cargo build --quiet --release --locked --manifest-path bench/lambda-http-peer/Cargo.toml --target-dir target/peer
+cargo lambda build --quiet --release --locked --output-format zip >/dev/null 2>&1 \
+  || cargo lambda build --release --locked --output-format zip >&2
 # The builds leave hundreds of MB of dirty pages; their writeback, landing in the first case,
 # once made logging look 30% slower than in the same run repeated (BENCHMARKS.md).
 sync
 ours=target/release/rust-hybrid-api
 floor=target/release/examples/floor_actix
+bootstrap=target/lambda/rust-hybrid-api/bootstrap
 
 to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
@@ -150,8 +157,10 @@ median_runs() {
   echo "| server | route | req/s | p50 ms | p99 ms | CPU µs/req | RSS idle MB | RSS peak MB |"
   echo "|---|---|---|---|---|---|---|---|"
   logged="ours, request log to a file" json="ours, JSON log to a file" quiet="ours, RUST_LOG=off" floored="floor (examples/floor_actix.rs)"
+  zipped="bootstrap (zip, Dockerfile.lambda), request log to a file"
   for _ in $(seq 1 "$rounds"); do
     bench_http "$logged" "$ours" info "$out/request.log"
+    bench_http "$zipped" "$bootstrap" info "$out/request.bootstrap.log"
     bench_http "$json" "$ours" info "$out/request.json.log" json
     bench_http "$quiet" "$ours" off /dev/null
   done
@@ -179,10 +188,10 @@ median_runs() {
   echo
   echo "## Lambda mode (fake Runtime API on loopback, HTTP API 2.0 event for GET /health)"
   echo
-  echo "peer: bench/lambda-http-peer (the same routes on lambda_http 1.x); floor: examples/floor_lambda.rs (a bare lambda_runtime 0.7 handler)."
+  echo "ours: target/release (Dockerfile.local's build); bootstrap: cargo lambda's build (the zip and Dockerfile.lambda); peer: bench/lambda-http-peer (the same routes on lambda_http 1.x); floor: examples/floor_lambda.rs (a bare lambda_runtime 0.7 handler)."
   echo
   target/release/examples/bench_lambda events/http-api-health.json "$cold" "$warm" \
-    ours="$ours" peer=target/peer/release/lambda-http-peer floor=target/release/examples/floor_lambda \
+    ours="$ours" peer=target/peer/release/lambda-http-peer floor=target/release/examples/floor_lambda bootstrap="$bootstrap" \
     | tee "$out/lambda.md"
   echo
   echo "## Lambda Managed Instances (AWS_LAMBDA_MAX_CONCURRENCY invocations at once, GET /health)"
@@ -206,8 +215,6 @@ median_runs() {
   echo "## Size"
   echo
   strip -o "$out/rust-hybrid-api.stripped" "$ours"
-  cargo lambda build --quiet --release --output-format zip >/dev/null 2>&1 \
-    || cargo lambda build --release --output-format zip >&2
   echo "| artefact | bytes | MB |"
   echo "|---|---|---|"
   for file in "$out/rust-hybrid-api.stripped" target/lambda/rust-hybrid-api/bootstrap.zip; do
@@ -219,8 +226,8 @@ median_runs() {
   echo "## Against the targets"
   echo
   rps() { awk -F'\t' -v n="$1" -v r="$2" '$1 == n && $2 == r { print $3 }' "$out/http.tsv"; }
-  # The "ours / peer" column: the fifth cell of a row of bench_lambda's table.
-  lambda_ratio() { awk -F'|' -v f="$1" 'index($2, f) { gsub(/ /, "", $6); print $6 }' "$out/lambda.md"; }
+  # The "ours / peer" column: the sixth cell of a row of bench_lambda's table (after the four functions).
+  lambda_ratio() { awk -F'|' -v f="$1" 'index($2, f) { gsub(/ /, "", $7); print $7 }' "$out/lambda.md"; }
   peak=$(awk -F'\t' '$1 ~ /^ours/ && $4 > m { m = $4 } END { printf "%.1f", m / 1024 }' "$out/http.tsv")
   zip_mb=$(awk -v b="$(stat -c %s target/lambda/rust-hybrid-api/bootstrap.zip)" 'BEGIN { printf "%.2f", b / 1048576 }')
   echo "| figure | target | measured |"
@@ -229,6 +236,12 @@ median_runs() {
   echo "| logger cost, JSON: /health req/s, JSON log to a file / RUST_LOG=off (median of paired rounds) | ≥ 0.95 | $(log_cost_summary json | cut -f3) |"
   echo "| /health req/s, ours (log to a file) / floor | ≥ 0.90 | $(awk -v a="$(rps "$logged" health)" -v b="$(rps "$floored" health)" 'BEGIN { printf "%.2f", a / b }') |"
   echo "| /health req/s, ours (RUST_LOG=off) / floor | | $(awk -v a="$(rps "$quiet" health)" -v b="$(rps "$floored" health)" 'BEGIN { printf "%.2f", a / b }') |"
+  # A figure of bench_lambda's table in ms, by the function's column (ours 3, bootstrap 6).
+  lambda_ms() { awk -F'|' -v f="$1" -v c="$2" 'index($2, f) { gsub(/[ ms]/, "", $c); print $c }' "$out/lambda.md"; }
+  built_ratio() { awk -v a="$(lambda_ms "$1" 6)" -v b="$(lambda_ms "$1" 3)" 'BEGIN { printf "%.2f", a / b }'; }
+  echo "| images: POST /echo req/s, bootstrap (zip, Dockerfile.lambda) / ours (target/release, Dockerfile.local) | ≥ 0.95 | $(awk -v a="$(rps "$zipped" echo)" -v b="$(rps "$logged" echo)" 'BEGIN { printf "%.2f", a / b }') |"
+  echo "| images: Lambda exec → first response, bootstrap / ours | ≤ 1.05 | $(built_ratio "first response") |"
+  echo "| images: Lambda warm p50, bootstrap / ours | ≤ 1.05 | $(built_ratio "warm p50") |"
   echo "| Lambda exec → first response, ours / peer | ≤ 1.15 | $(lambda_ratio "first response") |"
   echo "| Lambda warm p50, ours / peer | ≤ 1.40 (aim 1.25) | $(lambda_ratio "warm p50") |"
   # A cell of bench_concurrent's ratio table: the row for N, the column by number.
