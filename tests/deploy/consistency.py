@@ -10,6 +10,7 @@
   steps are scripts/deploy-function.sh (which make e2e-aws tests), not inline commands;
 - template.yaml's production settings that MiniStack cannot show (make e2e-aws checks the rest):
   the stage's throttling follows its parameters (MiniStack drops DefaultRouteSettings), the
+  reserved concurrency follows its optional parameter (MiniStack ignores it), the
   access log line is JSON with the fields docs/deploying.md promises, the function logs to the
   group the stack creates and its role may write there, the duration alarm's threshold is 80%
   of every allowed Timeout, only a public Function URL grants "*", and at most four rules are
@@ -238,6 +239,18 @@ check(
 check(
     "the role has no managed policy (AWSLambdaBasicExecutionRole may write every log group)",
     "ManagedPolicyArns" not in resources["FunctionRole"]["Properties"],
+)
+
+# MiniStack's CloudFormation ignores ReservedConcurrentExecutions, so this is checked here.
+rule = template["Rules"].get("ReservedConcurrencyIsClassicOnly", {})
+check(
+    "ReservedConcurrentExecutions is ReservedConcurrency when given, and refused with a capacity provider",
+    function.get("ReservedConcurrentExecutions")
+    == {"Fn::If": ["WithReservedConcurrency", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]}
+    and parameters["ReservedConcurrency"].get("Default") == ""
+    and rule.get("RuleCondition") == {"Fn::Not": [{"Fn::Equals": [{"Ref": "CapacityProviderArn"}, ""]}]}
+    and rule.get("Assertions", [{}])[0].get("Assert") == {"Fn::Equals": [{"Ref": "ReservedConcurrency"}, ""]},
+    f"{function.get('ReservedConcurrentExecutions')}, rule {rule}",
 )
 
 timeout = parameters["Timeout"]
