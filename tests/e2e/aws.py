@@ -245,8 +245,11 @@ def check_production(emulator, outputs):
           f"outputs {names}, groups {groups}")
 
     config = lam.get_function_configuration(FunctionName=outputs["FunctionName"])
-    check("the function logs to the stack's group, with X-Ray tracing Active, and no reserved concurrency",
-          config.get("LoggingConfig", {}).get("LogGroup") == outputs.get("FunctionLogGroup")
+    # The requests above were invoked, and MiniStack writes an invocation's lines where
+    # LoggingConfig says.
+    lines = logs.filter_log_events(logGroupName=outputs["FunctionLogGroup"], limit=5)["events"] if groups else []
+    check("the function logs to the stack's group (its lines are there), with X-Ray tracing Active, and no reserved concurrency",
+          config.get("LoggingConfig", {}).get("LogGroup") == outputs.get("FunctionLogGroup") and lines
           and config.get("TracingConfig", {}).get("Mode") == "Active"
           and "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName=outputs["FunctionName"]),
           f"LoggingConfig {config.get('LoggingConfig')}, TracingConfig {config.get('TracingConfig')}")
