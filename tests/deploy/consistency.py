@@ -10,12 +10,20 @@
   through from the shell (its `${NAME...}` references);
 - the deploy scripts know exactly the environments template.yaml allows, and deploy.yml's AWS
   steps are scripts/deploy-function.sh (which make e2e-aws tests), not inline commands;
+- template.yaml's production settings that MiniStack cannot show (make e2e-aws checks the rest):
+  the stage's throttling follows its parameters (MiniStack drops DefaultRouteSettings), the
+  reserved concurrency follows its optional parameter (MiniStack ignores it), the
+  access log line is JSON with the fields docs/deploying.md promises, the function logs to the
+  group the stack creates and its role may write there, the duration alarm's threshold is 80%
+  of every allowed Timeout, only a public Function URL grants "*", and at most four rules are
+  suppressed, each with its reason;
 - hygiene: both images run as a non-root user, no Dockerfile bakes in a secret-like ENV or
   ARG, .dockerignore admits only what the build needs, and no workflow `run:` script expands a
   secret (secrets reach steps through `env:` or `with:`, which GitHub masks).
 
 Run from the repository root (make lint-deploy). Prints one line per check and a summary.
 """
+import json
 import re
 import sys
 import tomllib
@@ -37,10 +45,21 @@ def read(path):
 
 
 class CfnLoader(yaml.SafeLoader):
-    """Loads CloudFormation's short-form tags (!Ref, !Sub, ...) as plain values."""
+    """Loads CloudFormation's short-form tags as their long forms: !Ref X as {"Ref": "X"},
+    !Sub s as {"Fn::Sub": "s"}, and so on."""
 
 
-CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+def intrinsic(loader, suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value}
+
+
+CfnLoader.add_multi_constructor("!", intrinsic)
 
 package = tomllib.loads(read("Cargo.toml"))["package"]["name"]
 compose = yaml.safe_load(read("compose.yml"))["services"]
@@ -220,6 +239,113 @@ check(
     and any("scripts/deploy-function.sh update" in run for run in deploy_steps)
     and not any("aws lambda" in run for run in deploy_steps),
     deploy_steps,
+)
+
+# template.yaml's production settings.
+parameters, resources = template["Parameters"], template["Resources"]
+function = resources["Function"]["Properties"]
+stage = resources["HttpApiStage"]["Properties"]
+
+routes = stage.get("DefaultRouteSettings", {})
+rate, burst = (parameters.get(name, {}).get("Default") for name in ("ThrottlingRateLimit", "ThrottlingBurstLimit"))
+check(
+    "the $default stage throttles at ThrottlingRateLimit and ThrottlingBurstLimit, whose defaults are positive, burst >= rate",
+    routes.get("ThrottlingRateLimit") == {"Ref": "ThrottlingRateLimit"}
+    and routes.get("ThrottlingBurstLimit") == {"Ref": "ThrottlingBurstLimit"}
+    and isinstance(rate, int) and isinstance(burst, int) and 0 < rate <= burst,
+    f"DefaultRouteSettings {routes}, defaults rate {rate}, burst {burst}",
+)
+
+# What docs/deploying.md says each access line carries.
+ACCESS_LOG_FIELDS = {
+    "requestId": "$context.requestId",
+    "lambdaRequestId": "$context.integration.requestId",
+    "sourceIp": "$context.identity.sourceIp",
+    "method": "$context.httpMethod",
+    "path": "$context.path",
+    "status": "$context.status",
+    "latencyMs": "$context.responseLatency",
+    "integrationLatencyMs": "$context.integrationLatency",
+    "integrationError": "$context.integrationErrorMessage",
+}
+access = stage.get("AccessLogSettings", {})
+try:
+    line = json.loads(access.get("Format", ""))
+except (TypeError, ValueError) as e:
+    line = {"not JSON": str(e)}
+check(
+    "the stage writes one JSON access line per request to AccessLogGroup, with every promised field",
+    access.get("DestinationArn") == {"Fn::GetAtt": "AccessLogGroup.Arn"}
+    and ACCESS_LOG_FIELDS.items() <= line.items(),
+    f"missing or different: {sorted(set(ACCESS_LOG_FIELDS.items()) - set(line.items()))}",
+)
+
+# The function's log group is named after the function (FunctionName's !Sub), the function
+# logs there by that name, and its role may write there only.
+name = function["FunctionName"].get("Fn::Sub")
+role_resources = [
+    statement["Resource"]
+    for policy in resources["FunctionRole"]["Properties"]["Policies"]
+    if "PolicyName" in policy and policy["PolicyName"] == "own-log-group"
+    for statement in policy["PolicyDocument"]["Statement"]
+]
+log_group = resources["FunctionLogGroup"]["Properties"]
+check(
+    "the function logs to FunctionLogGroup (by name), which keeps LogRetentionDays, and its role may write only there",
+    name is not None
+    and function["LoggingConfig"].get("LogGroup") == {"Fn::Sub": f"/aws/lambda/{name}"}
+    and log_group["LogGroupName"] == {"Fn::Sub": "/aws/lambda/${Function}"}
+    and log_group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    and len(role_resources) == 1 and role_resources[0].get("Fn::Sub", "").endswith(f":log-group:/aws/lambda/{name}:*"),
+    f"FunctionName {name}, LoggingConfig {function['LoggingConfig']}, log group {log_group}, role may write {role_resources}",
+)
+check(
+    "the role has no managed policy (AWSLambdaBasicExecutionRole may write every log group)",
+    "ManagedPolicyArns" not in resources["FunctionRole"]["Properties"],
+)
+
+# MiniStack's CloudFormation ignores ReservedConcurrentExecutions, so this is checked here.
+rule = template["Rules"].get("ReservedConcurrencyIsClassicOnly", {})
+check(
+    "ReservedConcurrentExecutions is ReservedConcurrency when given, and refused with a capacity provider",
+    function.get("ReservedConcurrentExecutions")
+    == {"Fn::If": ["WithReservedConcurrency", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]}
+    and parameters["ReservedConcurrency"].get("Default") == ""
+    and rule.get("RuleCondition") == {"Fn::Not": [{"Fn::Equals": [{"Ref": "CapacityProviderArn"}, ""]}]}
+    and rule.get("Assertions", [{}])[0].get("Assert") == {"Fn::Equals": [{"Ref": "ReservedConcurrency"}, ""]},
+    f"{function.get('ReservedConcurrentExecutions')}, rule {rule}",
+)
+
+timeout = parameters["Timeout"]
+rows = template["Mappings"]["TimeoutAlarm"]
+expected = {str(s): {"Milliseconds": s * 800} for s in range(timeout["MinValue"], timeout["MaxValue"] + 1)}
+check(
+    "the duration alarm fires at 80% of Timeout: TimeoutAlarm has every allowed Timeout, in ms",
+    rows == expected
+    and resources["FunctionDurationAlarm"]["Properties"]["Threshold"]
+    == {"Fn::FindInMap": ["TimeoutAlarm", {"Ref": "Timeout"}, "Milliseconds"]},
+    f"rows that differ: {sorted(set(map(str, rows.items())) ^ set(map(str, expected.items())))}",
+)
+
+public = [key for key, r in resources.items() if r["Type"] == "AWS::Lambda::Permission" and r["Properties"].get("Principal") == "*"]
+check(
+    "only a public Function URL (FunctionUrlAuthType NONE) grants the function to everyone",
+    all(resources[key].get("Condition") == "PublicFunctionUrl" for key in public),
+    {key: resources[key].get("Condition") for key in public},
+)
+
+# The suppressions: checkov's skips and the serverless rules' ignores (W1030 is cfn-lint's
+# own, about the zip/image parameters, and not one of them).
+skips, ignores = [], []
+for key, r in resources.items():
+    metadata = r.get("Metadata", {})
+    skips += [(key, s.get("id"), s.get("comment", "")) for s in metadata.get("checkov", {}).get("skip", [])]
+    ignores += [(key, rule) for rule in metadata.get("cfn-lint", {}).get("config", {}).get("ignore_checks", [])
+                if re.fullmatch(r"[EW]S\d{4}", rule)]
+check(
+    "template.yaml suppresses at most four checkov or serverless rules, each checkov skip with its reason",
+    len(skips) + len(ignores) <= 4 and all(comment.strip() for _, _, comment in skips),
+    f"checkov skips {skips}, serverless ignores {ignores}",
 )
 
 # Hygiene.

@@ -10,15 +10,22 @@
 4. Sends every request in REQUESTS through every front end, and the same request to the zip's
    own bootstrap running in HTTP mode. Status, content type, body (and Allow, where HTTP mode
    sends one) must match.
-5. Redeploys with ROOT_PATH changed; the new value must take effect. Redeploys with the
-   Function URL's InvokeMode RESPONSE_STREAM: its answers (streamed, MiniStack reading the
-   prelude as AWS does) must still match HTTP mode, a 4,000,000-byte echo must come back whole
-   through it, and the HTTP API must stay buffered. (MiniStack has no REST API streaming.)
+5. Reads back what MiniStack keeps of the stack's production settings (log groups and their
+   retention, the function's log group and tracing, the stage's access log, the alarms with no
+   actions, the role without a managed policy). Redeploys with ROOT_PATH changed; the new
+   value must take effect. Redeploys with the Function URL's InvokeMode RESPONSE_STREAM: its
+   answers (streamed, MiniStack reading the prelude as AWS does) must still match HTTP mode, a
+   4,000,000-byte echo must come back whole through it, and the HTTP API must stay buffered.
+   (MiniStack has no REST API streaming.)
+   Redeploys closed: a JWT authorizer, an AWS_IAM Function URL, a reserved concurrency and an
+   SNS topic for the alarms; callers without a token or a signature are refused.
 6. Runs scripts/deploy-function.sh (deploy.yml's AWS steps) against an image function made from
    a placeholder image URI, and on an unmapped branch.
 7. Checks the failures: bad deploy inputs stop with one line, a deploy CloudFormation refuses
-   fails with its reason, an emulator that exits at start or a taken port is reported.
-8. Deletes the stack, checks its function and API are gone, and stops everything it started.
+   (a zip and an image, a reserved concurrency on Managed Instances) fails with its reason, an
+   emulator that exits at start or a taken port is reported.
+8. Deletes the stack, checks its function, API, log groups and alarms are gone, and stops
+   everything it started.
 
 Prints one line per check; on a failure, the request and both answers. Exits 1 if any failed.
 """
@@ -219,6 +226,137 @@ def check_streaming(emulator, reference_url):
           refused.status == 413 and b"payload_too_large" in refused.body, str(refused))
 
 
+# What the template's defaults set (template.yaml's Parameters).
+DEFAULT_RETENTION_DAYS = 30
+DEFAULT_TIMEOUT_MS = 10_000
+ALARMS = ("function-errors", "function-throttles", "api-5xx", "function-duration")
+
+
+def check_production(emulator, outputs):
+    """The production settings as MiniStack keeps them, after a deploy with the defaults. The
+    stage's throttling is not among them (MiniStack drops DefaultRouteSettings on read-back):
+    tests/deploy/consistency.py checks it in the template."""
+    logs, lam, v2 = emulator.client("logs"), emulator.client("lambda"), emulator.client("apigatewayv2")
+    names = (outputs.get("FunctionLogGroup"), outputs.get("AccessLogGroup"))
+    groups = {g["logGroupName"]: g for name in names if name
+              for g in logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]}
+    check(f"the stack creates the function's and the access log groups, each kept {DEFAULT_RETENTION_DAYS} days",
+          all(name in groups and groups[name].get("retentionInDays") == DEFAULT_RETENTION_DAYS for name in names),
+          f"outputs {names}, groups {groups}")
+
+    config = lam.get_function_configuration(FunctionName=outputs["FunctionName"])
+    # The requests above were invoked, and MiniStack writes an invocation's lines where
+    # LoggingConfig says.
+    lines = logs.filter_log_events(logGroupName=outputs["FunctionLogGroup"], limit=5)["events"] if groups else []
+    check("the function logs to the stack's group (its lines are there), with X-Ray tracing Active, and no reserved concurrency",
+          config.get("LoggingConfig", {}).get("LogGroup") == outputs.get("FunctionLogGroup") and lines
+          and config.get("TracingConfig", {}).get("Mode") == "Active"
+          and "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName=outputs["FunctionName"]),
+          f"LoggingConfig {config.get('LoggingConfig')}, TracingConfig {config.get('TracingConfig')}")
+
+    iam = emulator.client("iam")
+    role = config["Role"].rsplit("/", 1)[1]
+    attached = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+    inline = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    check("the function's role has no managed policy, only its own log group's and X-Ray's inline ones",
+          not attached and sorted(inline) == ["own-log-group", "xray-traces"], f"attached {attached}, inline {inline}")
+
+    api = local_aws.url_id(outputs["ApiUrl"])
+    stage = v2.get_stage(ApiId=api, StageName="$default")
+    access = stage.get("AccessLogSettings", {})
+    try:
+        line = json.loads(access.get("Format", ""))
+    except ValueError:
+        line = {}
+    access_arn = groups.get(outputs.get("AccessLogGroup"), {}).get("arn", "?")
+    check("the $default stage writes a JSON access line to the access log group, with both request ids",
+          access.get("DestinationArn") == access_arn
+          and line.get("requestId") == "$context.requestId"
+          and line.get("lambdaRequestId") == "$context.integration.requestId",
+          f"AccessLogSettings {access}, the group's ARN {access_arn}")
+
+    alarms = alarms_of(emulator)
+    check(f"the stack creates {len(ALARMS)} alarms, with no actions when AlarmTopicArn is empty; duration at 80% of Timeout",
+          sorted(alarms) == sorted(ALARMS)
+          and all(not a.get("AlarmActions") and not a.get("OKActions") for a in alarms.values())
+          and alarms.get("function-duration", {}).get("Threshold") == 0.8 * DEFAULT_TIMEOUT_MS,
+          str(alarms))
+
+
+def alarms_of(emulator):
+    """The stack's alarms by the part of their name after the stack's prefix."""
+    prefix = f"{STACK}-"
+    found = emulator.client("cloudwatch").describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]
+    return {a["AlarmName"].removeprefix(prefix): a for a in found}
+
+
+def signed(emulator, url, path):
+    """A SigV4-signed GET, as an IAM caller of an AWS_IAM Function URL sends it."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method="GET", url=url + path)
+    SigV4Auth(Credentials(local_aws.CREDENTIALS["AWS_ACCESS_KEY_ID"], local_aws.CREDENTIALS["AWS_SECRET_ACCESS_KEY"]),
+              "lambda", local_aws.REGION).add_auth(request)
+    return call(url, Request("GET", path, headers=dict(request.headers)))
+
+
+def check_closed(emulator):
+    """A redeploy closed: the HTTP API behind a JWT authorizer, the Function URL with AWS_IAM,
+    ReservedConcurrency=5 (which MiniStack's CloudFormation accepts and does not apply, so
+    tests/deploy/consistency.py checks it) and an SNS topic for the alarms. What MiniStack
+    enforces is called:
+    a missing or malformed token gets the authorizer's 401, an unsigned URL call 403. It does
+    not verify a SigV4 signature (a signed call is answered whatever the key), and a token's
+    signature only against its issuer's keys, which no issuer serves here."""
+    topic = emulator.client("sns").create_topic(Name="rust-hybrid-api-alarms")["TopicArn"]
+    outputs = local_aws.deploy(emulator, ENVIRONMENT, " ".join((
+        "JwtIssuer=https://issuer.example.com", "JwtAudience=rust-hybrid-api", "FunctionUrlAuthType=AWS_IAM",
+        "ReservedConcurrency=5", f"AlarmTopicArn={topic}", "TracingMode=PassThrough", "FunctionUrlInvokeMode=BUFFERED")))
+    api = local_aws.FrontEnd("http-api", f"{emulator.endpoint}/_aws/execute-api/{local_aws.url_id(outputs['ApiUrl'])}/$default", "")
+    no_token = call(api.base_url, Request("GET", "/health"))
+    bad_token = call(api.base_url, Request("GET", "/health", headers={"authorization": "Bearer not.a.jwt"}))
+    check("with JwtIssuer, the HTTP API answers a call without a token, or with a malformed one, 401 Unauthorized",
+          all((a.status, json.loads(a.body or b"{}")) == (401, {"message": "Unauthorized"}) for a in (no_token, bad_token)),
+          f"no token: {no_token}\nmalformed token: {bad_token}")
+
+    v2 = emulator.client("apigatewayv2")
+    api_id = local_aws.url_id(outputs["ApiUrl"])
+    authorizers = v2.get_authorizers(ApiId=api_id)["Items"]
+    routes = v2.get_routes(ApiId=api_id)["Items"]
+    check("the authorizer checks the issuer and audience given, on the $default route",
+          [(a["AuthorizerType"], a["JwtConfiguration"]["Issuer"], a["JwtConfiguration"]["Audience"]) for a in authorizers]
+          == [("JWT", "https://issuer.example.com", ["rust-hybrid-api"])]
+          and [(r["RouteKey"], r.get("AuthorizationType"), r.get("AuthorizerId")) for r in routes]
+          == [("$default", "JWT", authorizers[0]["AuthorizerId"])],
+          f"authorizers {authorizers}\nroutes {routes}")
+
+    lam = emulator.client("lambda")
+    url = f"{emulator.endpoint}/_aws/lambda-url/{local_aws.url_id(outputs['FunctionUrl'])}"
+    unsigned = call(url, Request("GET", "/health"))
+    signed_call = signed(emulator, url, "/health")
+    check("with FunctionUrlAuthType=AWS_IAM, an unsigned call is 403 and a signed one is answered",
+          (unsigned.status, signed_call.status, signed_call.body) == (403, 200, b'{"status":"ok"}')
+          and lam.get_function_url_config(FunctionName=outputs["FunctionName"])["AuthType"] == "AWS_IAM",
+          f"unsigned: {unsigned}\nsigned: {signed_call}")
+    try:
+        statements = json.loads(lam.get_policy(FunctionName=outputs["FunctionName"])["Policy"])["Statement"]
+    except lam.exceptions.ResourceNotFoundException:
+        statements = []
+    public = [s for s in statements if s.get("Principal") in ("*", {"AWS": "*"})]
+    check("with FunctionUrlAuthType=AWS_IAM, the function grants nothing to everyone", not public, str(public))
+
+    alarms = alarms_of(emulator)
+    config = lam.get_function_configuration(FunctionName=outputs["FunctionName"])
+    check("with AlarmTopicArn, every alarm notifies the topic as it fires and as it clears; tracing PassThrough",
+          sorted(alarms) == sorted(ALARMS)
+          and all(a.get("AlarmActions") == [topic] and a.get("OKActions") == [topic] for a in alarms.values())
+          and config.get("TracingConfig", {}).get("Mode") == "PassThrough"
+          and emulator.client("iam").list_role_policies(RoleName=config["Role"].rsplit("/", 1)[1])["PolicyNames"] == ["own-log-group"],
+          str({name: (a.get("AlarmActions"), a.get("OKActions")) for name, a in alarms.items()}))
+
+
 def check_deploy_script(emulator, workdir):
     """scripts/deploy-function.sh, as deploy.yml runs it, against image functions: MiniStack can
     create, update and version them, though not invoke them."""
@@ -279,12 +417,17 @@ def check_failures(emulator):
         check(f"make deploy-zip {' '.join(variables)} exits non-zero with one line",
               run.returncode != 0 and len(said) == 1 and said[0].startswith(expected),
               f"exit {run.returncode}\n{run.stdout}{run.stderr}")
-    try:
-        local_aws.deploy(emulator, "dev", "ImageUri=example.com/not-both:1")
-        check("a deploy CloudFormation refuses fails, with its reason", False, "the deploy succeeded")
-    except Failure as failure:
-        check("a deploy CloudFormation refuses fails, with its reason",
-              "the deploy failed" in str(failure) and "not both" in failure.details, f"{failure}\n{failure.details}")
+    for environment, params, reason in (
+        ("dev", "ImageUri=example.com/not-both:1", "not both"),
+        ("stg", "ReservedConcurrency=5 CapacityProviderArn=arn:aws:lambda:us-east-1:000000000000:capacity-provider:cp",
+         "ReservedConcurrency is for classic Lambda"),
+    ):
+        name = f"a deploy CloudFormation refuses fails, with its reason ({reason})"
+        try:
+            local_aws.deploy(emulator, environment, params)
+            check(name, False, "the deploy succeeded")
+        except Failure as failure:
+            check(name, "the deploy failed" in str(failure) and reason in failure.details, f"{failure}\n{failure.details}")
     crashing = local_aws.Emulator(local_aws.free_port(), tempfile.mkdtemp(dir=emulator.workdir),
                                   command=[sys.executable, "-c", "print('no such service'); raise SystemExit(3)"])
     try:
@@ -306,9 +449,12 @@ def check_delete(emulator, outputs):
     lam, v2 = emulator.client("lambda"), emulator.client("apigatewayv2")
     names = {f["FunctionName"] for f in lam.list_functions()["Functions"]}
     apis = {a["ApiId"] for a in v2.get_apis()["Items"]}
-    check("deleting the stack removes its function and its HTTP API",
-          outputs["FunctionName"] not in names and local_aws.url_id(outputs["ApiUrl"]) not in apis,
-          f"functions {sorted(names)}, APIs {sorted(apis)}")
+    groups = {g["logGroupName"] for g in emulator.client("logs").describe_log_groups()["logGroups"]}
+    kept = groups & {outputs["FunctionLogGroup"], outputs["AccessLogGroup"]}
+    alarms = alarms_of(emulator)
+    check("deleting the stack removes its function, its HTTP API, its log groups and its alarms",
+          outputs["FunctionName"] not in names and local_aws.url_id(outputs["ApiUrl"]) not in apis and not kept and not alarms,
+          f"functions {sorted(names)}, APIs {sorted(apis)}, log groups {sorted(kept)}, alarms {sorted(alarms)}")
 
 
 def main():
@@ -330,8 +476,10 @@ def main():
         reference, reference_url = start_reference(workdir)
         ends = local_aws.front_ends(emulator, outputs, "e2e")
         check_front_ends(ends, reference_url)
+        check_production(emulator, outputs)
         check_redeploy(emulator, ends)
         check_streaming(emulator, reference_url)
+        check_closed(emulator)
         check_deploy_script(emulator, workdir)
         check_failures(emulator)
         check_delete(emulator, outputs)
