@@ -80,22 +80,14 @@ $(TOOLS)/.%.installed: tools/%.txt | $(TOOLS_PYTHON)
 	@$(TOOLS_PYTHON) -m pip install --quiet --disable-pip-version-check -r $<
 	@touch $@
 
-# SAM CLI pins exact versions of packages the linters also use (click), so it gets a virtual
-# environment of its own; its command is linked into the shared bin/.
-$(TOOLS)/.sam.installed: tools/sam.txt | $(TOOLS_PYTHON)
-	@echo "tools: installing aws-sam-cli into $(TOOLS)/sam (pip, about a minute)"
-	@python3 -m venv $(TOOLS)/sam
-	@$(TOOLS)/sam/bin/python3 -m pip install --quiet --disable-pip-version-check -r $<
-	@ln -sf ../sam/bin/sam $(TOOLS)/bin/sam
-	@touch $@
-
-# checkov pins packaging below what schemathesis needs, so it gets a virtual environment of its
-# own too; its command is linked into the shared bin/.
-$(TOOLS)/.checkov.installed: tools/checkov.txt | $(TOOLS_PYTHON)
-	@echo "tools: installing checkov into $(TOOLS)/checkov (pip, under a minute)"
-	@python3 -m venv $(TOOLS)/checkov
-	@$(TOOLS)/checkov/bin/python3 -m pip install --quiet --disable-pip-version-check -r $<
-	@ln -sf ../checkov/bin/checkov $(TOOLS)/bin/checkov
+# Tools that pin packages the shared environment also needs at other versions get a virtual
+# environment of their own, named after the tool, with its command linked into the shared bin/:
+# SAM CLI pins click exactly, and checkov pins packaging below what schemathesis needs.
+$(TOOLS)/.sam.installed $(TOOLS)/.checkov.installed: $(TOOLS)/.%.installed: tools/%.txt | $(TOOLS_PYTHON)
+	@echo "tools: installing $$(grep -v '^#' $< | cut -d= -f1 | paste -sd' ') into $(TOOLS)/$* (pip, about a minute)"
+	@python3 -m venv $(TOOLS)/$*
+	@$(TOOLS)/$*/bin/python3 -m pip install --quiet --disable-pip-version-check -r $<
+	@ln -sf ../$*/bin/$* $(TOOLS)/bin/$*
 	@touch $@
 
 # The AWS CLI and MiniStack pin botocore and PyYAML apart from the linters, so they get a virtual
