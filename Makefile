@@ -162,11 +162,11 @@ build: ## Release build of the binary
 	cargo build --release --locked
 
 lambda-build: tools-lambda ## Release build for Lambda with cargo-lambda
-	cargo lambda build --release
+	cargo lambda build --release --locked
 
 lambda-zip: tools-lambda ## bootstrap.zip for provided.al2023 on ARCH=$(ARCH) (or arm64): target/lambda/$(BIN)/bootstrap.zip
 	$(if $(filter x86_64 arm64,$(ARCH)),,$(error ARCH=$(ARCH) is not an architecture Lambda runs: use x86_64 or arm64))
-	cargo lambda build --release --output-format zip $(if $(filter arm64,$(ARCH)),--arm64,--x86-64)
+	cargo lambda build --release --locked --output-format zip $(if $(filter arm64,$(ARCH)),--arm64,--x86-64)
 	@ls -l target/lambda/$(BIN)/bootstrap.zip
 
 lambda-watch: tools-lambda ## Lambda emulator on 127.0.0.1:$(LAMBDA_PORT) that rebuilds on change
@@ -177,12 +177,15 @@ lambda-watch: tools-lambda ## Lambda emulator on 127.0.0.1:$(LAMBDA_PORT) that r
 # the emulator's head too: cargo lambda answers a streamed invocation with the prelude's status
 # and headers there.
 lambda-invoke: ## POST $(EVENT) to the emulator and print the decoded response (FUNCTION=function for the image)
-	@[ -f '$(EVENT)' ] || { echo "lambda-invoke: EVENT=$(EVENT) does not exist (the event files are in events/)" >&2; exit 1; }
+	@[ -f '$(EVENT)' ] || { [ -e '$(EVENT)' ] && what="is not a file" || what="does not exist"; \
+		echo "lambda-invoke: EVENT=$(EVENT) $$what (the event files are in events/)" >&2; exit 1; }
 	@[ -x target/debug/examples/decode_envelope ] || echo "lambda-invoke: first run, compiling the envelope decoder (a debug build of the crate: minutes on a fresh checkout)" >&2
 	@cargo build -q --example decode_envelope
 	@echo "lambda-invoke: POST $(EVENT) to $(LAMBDA_URL) (cargo lambda watch compiles the function on its first invocation)" >&2
-	@curl -sS -i -X POST -H 'Content-Type: application/json' -H 'Expect:' --data-binary @$(EVENT) '$(LAMBDA_URL)' \
-		| target/debug/examples/decode_envelope
+	@answer=$$(mktemp) && trap 'rm -f "$$answer"' EXIT; \
+		curl -sS -i -X POST -H 'Content-Type: application/json' -H 'Expect:' --data-binary @'$(EVENT)' -o "$$answer" '$(LAMBDA_URL)' \
+		|| { echo "lambda-invoke: nothing answered at $(LAMBDA_URL): start the emulator first (make lambda-watch, or docker compose up app-lambda with FUNCTION=function)" >&2; exit 1; }; \
+		target/debug/examples/decode_envelope <"$$answer"
 
 bench: tools-wrk tools-lambda tools-lwa ## Benchmark both modes, N invocations at once, and sizes on loopback; writes target/bench/results.md
 	bash bench/run.sh

@@ -61,6 +61,10 @@ def serve(port):
     except KeyboardInterrupt:
         pass
     finally:
+        # A second Ctrl-C (an impatient user, or a wrapper that passes the signal on again) must
+        # not cut the clean-up short and leave MiniStack or its folder behind.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
         emulator.stop()
         shutil.rmtree(workdir, ignore_errors=True)
         print("apigw-local: stopped", flush=True)

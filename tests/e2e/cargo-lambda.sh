@@ -57,6 +57,22 @@ else
   failed=$((failed + 1)); echo "FAIL lambda-invoke with a missing EVENT: $output" >&2
 fi
 
+if output=$(make --no-print-directory lambda-invoke LAMBDA_PORT="$closed" EVENT=events/ 2>&1); then
+  failed=$((failed + 1)); echo "FAIL lambda-invoke with EVENT=events/ exited 0: $output" >&2
+elif grep -qF 'EVENT=events/ is not a file' <<<"$output"; then
+  passed=$((passed + 1)); echo "ok   lambda-invoke EVENT=events/ -> is not a file"
+else
+  failed=$((failed + 1)); echo "FAIL lambda-invoke with EVENT=events/: $output" >&2
+fi
+if output=$(make --no-print-directory lambda-invoke LAMBDA_PORT="$closed" 2>&1); then
+  failed=$((failed + 1)); echo "FAIL lambda-invoke with no emulator exited 0: $output" >&2
+elif grep -qF "nothing answered at http://127.0.0.1:$closed/" <<<"$output" && grep -qF 'make lambda-watch' <<<"$output" \
+    && ! grep -qF 'decode_envelope' <<<"$output"; then
+  passed=$((passed + 1)); echo "ok   lambda-invoke with no emulator -> nothing answered, start make lambda-watch"
+else
+  failed=$((failed + 1)); echo "FAIL lambda-invoke with no emulator: $output" >&2
+fi
+
 # invoke PORT LABEL FILE FIRST EXPECT: `make lambda-invoke` of FILE; the decoded answer's first
 # line must start with FIRST, and it must contain EXPECT.
 invoke() {
