@@ -21,9 +21,9 @@
    SNS topic for the alarms; callers without a token or a signature are refused.
 6. Runs scripts/deploy-function.sh (deploy.yml's AWS steps) against an image function made from
    a placeholder image URI, and on an unmapped branch.
-7. Checks the failures: bad deploy inputs stop with one line, a deploy CloudFormation refuses
-   (a zip and an image, a reserved concurrency on Managed Instances) fails with its reason, an
-   emulator that exits at start or a taken port is reported.
+7. Checks the failures: bad deploy inputs stop with one line (the cheap ones before any build),
+   a deploy CloudFormation refuses (a zip and an image, a reserved concurrency on Managed
+   Instances) fails with its reason, an emulator that exits at start or a taken port is reported.
 8. Deletes the stack, checks its function, API, log groups and alarms are gone, and stops
    everything it started.
 
@@ -407,16 +407,25 @@ def check_deploy_script(emulator, workdir):
 
 
 def check_failures(emulator):
-    for variables, expected in (
-        (["ENVIRONMENT=qa", f"BUCKET={local_aws.BUCKET}"], "deploy: ENVIRONMENT='qa' is not one of: prod dev stg tst"),
-        (["BUCKET=no-such-bucket"], "deploy: cannot use the bucket 'no-such-bucket'"),
+    host = f"ARCH={local_aws.HOST_ARCH}"
+    bucket = f"BUCKET={local_aws.BUCKET}"
+    # before_build: refused by deploy-stack.sh check, before make runs cargo lambda (whose
+    # command line make would print) or installs anything.
+    for target, variables, expected, before_build in (
+        ("deploy-zip", ["ENVIRONMENT=qa", bucket, host], "deploy: ENVIRONMENT='qa' is not one of: prod dev stg tst", True),
+        ("deploy-zip", ["BUCKET=", host], "deploy: BUCKET is empty", True),
+        ("deploy-zip", [bucket, "ARCH=sparc"], "deploy: ARCH='sparc' is not an architecture Lambda runs", True),
+        ("deploy-image", ["IMAGE=", host], "deploy: IMAGE is empty", True),
+        ("deploy-zip", ["BUCKET=no-such-bucket", host], "deploy: cannot use the bucket 'no-such-bucket'", False),
     ):
-        run = subprocess.run(["make", "--no-print-directory", "deploy-zip", f"ARCH={local_aws.HOST_ARCH}", *variables],
+        run = subprocess.run(["make", "--no-print-directory", target, *variables],
                              cwd=ROOT, env=emulator.env(), capture_output=True, text=True, timeout=120)
         said = [line for line in run.stderr.splitlines() if line.startswith("deploy: ")]
-        check(f"make deploy-zip {' '.join(variables)} exits non-zero with one line",
-              run.returncode != 0 and len(said) == 1 and said[0].startswith(expected),
+        built = "cargo lambda" in run.stdout + run.stderr
+        check(f"make {target} {' '.join(variables)} exits non-zero with one line{', before any build' if before_build else ''}",
+              run.returncode != 0 and len(said) == 1 and said[0].startswith(expected) and not (before_build and built),
               f"exit {run.returncode}\n{run.stdout}{run.stderr}")
+
     for environment, params, reason in (
         ("dev", "ImageUri=example.com/not-both:1", "not both"),
         ("stg", "ReservedConcurrency=5 CapacityProviderArn=arn:aws:lambda:us-east-1:000000000000:capacity-provider:cp",
