@@ -48,6 +48,15 @@ if $check_only; then
 fi
 command -v aws >/dev/null || die "the AWS CLI is not installed: make tools-aws"
 
+# ARCH has a default (x86_64), so a redeploy that leaves it out would otherwise switch an arm64
+# stack's function to x86_64, unlike every other parameter, and pair it with an arm64 image.
+# A stack that does not exist yet has no parameters: the query fails, and anything goes.
+current=$(aws cloudformation describe-stacks --stack-name "$stack" \
+  --query "Stacks[0].Parameters[?ParameterKey=='Architecture'].ParameterValue" --output text 2>/dev/null) || current=
+if [ -n "$current" ] && [ "$current" != "$arch" ]; then
+  die "the stack $stack runs on $current, not ARCH=$arch: pass ARCH=$current to update it, or delete the stack to switch architectures"
+fi
+
 case $package in
   zip)
     [ -f "$ZIP" ] || die "$ZIP does not exist: make lambda-zip"

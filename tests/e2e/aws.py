@@ -22,8 +22,9 @@
 6. Runs scripts/deploy-function.sh (deploy.yml's AWS steps) against an image function made from
    a placeholder image URI, and on an unmapped branch.
 7. Checks the failures: bad deploy inputs stop with one line (the cheap ones before any build),
-   a deploy CloudFormation refuses (a zip and an image, a reserved concurrency on Managed
-   Instances) fails with its reason, an emulator that exits at start or a taken port is reported.
+   a redeploy with the other ARCH is refused, a deploy CloudFormation refuses (a zip and an
+   image, a reserved concurrency on Managed Instances) fails with its reason, an emulator that
+   exits at start or a taken port is reported.
 8. Deletes the stack, checks its function, API, log groups and alarms are gone, and stops
    everything it started.
 
@@ -425,6 +426,22 @@ def check_failures(emulator):
         check(f"make {target} {' '.join(variables)} exits non-zero with one line{', before any build' if before_build else ''}",
               run.returncode != 0 and len(said) == 1 and said[0].startswith(expected) and not (before_build and built),
               f"exit {run.returncode}\n{run.stdout}{run.stderr}")
+
+    # The stack runs on this machine's CPU; a redeploy for the other one is refused before
+    # anything is uploaded or deployed. Run as make deploy-zip runs it, without building the zip
+    # for the other CPU only to be refused.
+    other = "arm64" if local_aws.HOST_ARCH == "x86_64" else "x86_64"
+    cloudformation = emulator.client("cloudformation")
+    before = cloudformation.describe_stacks(StackName=STACK)["Stacks"][0]
+    run = subprocess.run(["bash", "scripts/deploy-stack.sh", "zip", STACK, ENVIRONMENT, local_aws.BUCKET, other],
+                         cwd=ROOT, env=emulator.env(), capture_output=True, text=True, timeout=120)
+    after = cloudformation.describe_stacks(StackName=STACK)["Stacks"][0]
+    said = [line for line in run.stderr.splitlines() if line.startswith("deploy: ")]
+    check(f"a redeploy of the {local_aws.HOST_ARCH} stack with ARCH={other} is refused in one line naming ARCH={local_aws.HOST_ARCH}, the stack unchanged",
+          run.returncode == 1 and len(said) == 1 and not run.stdout
+          and f"runs on {local_aws.HOST_ARCH}, not ARCH={other}: pass ARCH={local_aws.HOST_ARCH}" in said[0]
+          and after.get("LastUpdatedTime") == before.get("LastUpdatedTime") and after["Parameters"] == before["Parameters"],
+          f"exit {run.returncode}\n{run.stdout}{run.stderr}")
 
     for environment, params, reason in (
         ("dev", "ImageUri=example.com/not-both:1", "not both"),
