@@ -10,6 +10,7 @@
 #   scripts/deploy-function.sh update FUNCTION IMAGE_URI TAG [DIGEST]
 #       Points FUNCTION at IMAGE_URI, waits until the update is done, publishes a version
 #       described by TAG, and writes image, digest, function and version to the job summary.
+#       A Zip function is left alone, and the job summary says so.
 #
 # GITHUB_OUTPUT and GITHUB_STEP_SUMMARY are the files GitHub Actions gives every step.
 set -euo pipefail
@@ -48,7 +49,15 @@ target() {
 }
 
 update() {
-  local function=$1 image=$2 tag=$3 digest=${4:-unknown} status version
+  local function=$1 image=$2 tag=$3 digest=${4:-unknown} package status version
+  package=$(aws lambda get-function-configuration --function-name "$function" --query PackageType --output text)
+  # A stack created with make deploy-zip has a Zip function, which has no image to point at:
+  # update-function-code --image-uri would fail every push. make deploy-zip updates it.
+  if [ "$package" = Zip ]; then
+    echo "$function is a Zip function: deploy.yml updates image functions only, so it is left as it is (update it with make deploy-zip)." \
+      | tee -a "$GITHUB_STEP_SUMMARY"
+    return
+  fi
   status=$(aws lambda update-function-code --function-name "$function" --image-uri "$image" \
     --query LastUpdateStatus --output text)
   echo "update-function-code $function: $status"

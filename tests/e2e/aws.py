@@ -20,7 +20,8 @@
    Redeploys closed: a JWT authorizer, an AWS_IAM Function URL, a reserved concurrency and an
    SNS topic for the alarms; callers without a token or a signature are refused.
 6. Runs scripts/deploy-function.sh (deploy.yml's AWS steps) against an image function made from
-   a placeholder image URI, and on an unmapped branch.
+   a placeholder image URI, the zip stack's function (left unchanged, and said so), and on an
+   unmapped branch.
 7. Checks the failures: bad deploy inputs stop with one line (the cheap ones before any build),
    a redeploy with the other ARCH is refused, a deploy CloudFormation refuses (a zip and an
    image, a reserved concurrency on Managed Instances) fails with its reason, an emulator that
@@ -358,20 +359,37 @@ def check_closed(emulator):
           str({name: (a.get("AlarmActions"), a.get("OKActions")) for name, a in alarms.items()}))
 
 
-def check_deploy_script(emulator, workdir):
+def recording_aws(workdir):
+    """A folder whose `aws` logs its arguments, one call a line, to the file returned, then runs
+    the real AWS CLI: what the script asked for, beside what MiniStack kept."""
+    shim, log = Path(workdir, "aws-shim"), Path(workdir, "aws-calls")
+    shim.mkdir()
+    real = shutil.which("aws", path=str(local_aws.TOOLS_BIN))
+    if real is None:
+        raise Failure(f"the AWS CLI is not in {local_aws.TOOLS_BIN}: make tools-aws")
+    (shim / "aws").write_text(f'#!/bin/sh\nprintf \'%s\\n\' "$*" >> "{log}"\nexec "{real}" "$@"\n')
+    (shim / "aws").chmod(0o755)
+    return shim, log
+
+
+def check_deploy_script(emulator, workdir, stack_outputs):
     """scripts/deploy-function.sh, as deploy.yml runs it, against image functions: MiniStack can
-    create, update and version them, though not invoke them."""
+    create, update and version them, though not invoke them. Then against the zip stack's
+    function, which it must leave alone."""
     lam = emulator.client("lambda")
     placeholder = f"{local_aws.ACCOUNT}.dkr.ecr.{local_aws.REGION}.amazonaws.com/rust-hybrid-api:placeholder"
+    role = f"arn:aws:iam::{local_aws.ACCOUNT}:role/rust-hybrid-api"
     for name in ("image-api-dev", "image-api-stg"):
-        lam.create_function(FunctionName=name, PackageType="Image", Code={"ImageUri": placeholder},
-                            Role=f"arn:aws:iam::{local_aws.ACCOUNT}:role/rust-hybrid-api")
+        lam.create_function(FunctionName=name, PackageType="Image", Code={"ImageUri": placeholder}, Role=role)
+    shim, calls = recording_aws(workdir)
 
     def script(*args):
         output, summary = Path(workdir, "github-output"), Path(workdir, "step-summary")
         output.write_text("")
         summary.write_text("")
-        env = {**emulator.env(), "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary)}
+        calls.write_text("")
+        env = {**emulator.env(), "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary),
+               "PATH": f"{shim}:{emulator.env()['PATH']}"}
         run = subprocess.run(["bash", str(ROOT / "scripts/deploy-function.sh"), *args], env=env,
                              capture_output=True, text=True, timeout=120)
         outputs = dict(line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
@@ -400,6 +418,19 @@ def check_deploy_script(emulator, workdir):
           stg["Code"]["ImageUri"] == placeholder
           and len(lam.list_versions_by_function(FunctionName="image-api-stg")["Versions"]) == 1,
           f"image-api-stg: {stg['Code']['ImageUri']}")
+
+    zip_function = stack_outputs["FunctionName"]
+    before = lam.get_function_configuration(FunctionName=zip_function)
+    versions_before = lam.list_versions_by_function(FunctionName=zip_function)["Versions"]
+    run, _, summary = script("update", zip_function, image, tag, "sha256:0123")
+    after = lam.get_function_configuration(FunctionName=zip_function)
+    said = f"{zip_function} is a Zip function"
+    check("deploy-function.sh update on the zip stack's function changes nothing, exits 0 and says so in one line and in the summary",
+          run.returncode == 0 and run.stdout.count("\n") == 1 and said in run.stdout and said in summary
+          and (after["PackageType"], after["CodeSha256"]) == ("Zip", before["CodeSha256"])
+          and lam.list_versions_by_function(FunctionName=zip_function)["Versions"] == versions_before
+          and not any(line.startswith(("lambda update-function-code", "lambda publish-version")) for line in calls.read_text().splitlines()),
+          f"exit {run.returncode}: {run.stdout}{run.stderr}\nsummary: {summary}\nCodeSha256 {before['CodeSha256']} -> {after['CodeSha256']}")
 
     run, outputs, summary = script("target", "feature/login")
     check("deploy-function.sh target on an unmapped branch is a no-op: deploy=false, said in the summary",
@@ -506,7 +537,7 @@ def main():
         check_redeploy(emulator, ends)
         check_streaming(emulator, reference_url)
         check_closed(emulator)
-        check_deploy_script(emulator, workdir)
+        check_deploy_script(emulator, workdir, outputs)
         check_failures(emulator)
         check_delete(emulator, outputs)
     except Failure as failure:
