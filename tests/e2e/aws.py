@@ -20,7 +20,8 @@
    Redeploys closed: a JWT authorizer, an AWS_IAM Function URL, a reserved concurrency and an
    SNS topic for the alarms; callers without a token or a signature are refused.
 6. Runs scripts/deploy-function.sh (deploy.yml's AWS steps) against an image function made from
-   a placeholder image URI, the zip stack's function (left unchanged, and said so), and on an
+   a placeholder image URI, one on Managed Instances (publish-version must get --publish-to
+   LATEST_PUBLISHED), the zip stack's function (left unchanged, and said so), and on an
    unmapped branch.
 7. Checks the failures: bad deploy inputs stop with one line (the cheap ones before any build),
    a redeploy with the other ARCH is refused, a deploy CloudFormation refuses (a zip and an
@@ -361,7 +362,8 @@ def check_closed(emulator):
 
 def recording_aws(workdir):
     """A folder whose `aws` logs its arguments, one call a line, to the file returned, then runs
-    the real AWS CLI: what the script asked for, beside what MiniStack kept."""
+    the real AWS CLI: MiniStack accepts publish-version --publish-to and ignores it, so the
+    call is what can be checked."""
     shim, log = Path(workdir, "aws-shim"), Path(workdir, "aws-calls")
     shim.mkdir()
     real = shutil.which("aws", path=str(local_aws.TOOLS_BIN))
@@ -375,12 +377,16 @@ def recording_aws(workdir):
 def check_deploy_script(emulator, workdir, stack_outputs):
     """scripts/deploy-function.sh, as deploy.yml runs it, against image functions: MiniStack can
     create, update and version them, though not invoke them. Then against the zip stack's
-    function, which it must leave alone."""
+    function, which it must leave alone, and an image function on Lambda Managed Instances,
+    which MiniStack creates but does not run."""
     lam = emulator.client("lambda")
     placeholder = f"{local_aws.ACCOUNT}.dkr.ecr.{local_aws.REGION}.amazonaws.com/rust-hybrid-api:placeholder"
     role = f"arn:aws:iam::{local_aws.ACCOUNT}:role/rust-hybrid-api"
     for name in ("image-api-dev", "image-api-stg"):
         lam.create_function(FunctionName=name, PackageType="Image", Code={"ImageUri": placeholder}, Role=role)
+    capacity_provider = f"arn:aws:lambda:{local_aws.REGION}:{local_aws.ACCOUNT}:capacity-provider:rust-hybrid-api"
+    lam.create_function(FunctionName="image-api-lmi", PackageType="Image", Code={"ImageUri": placeholder}, Role=role,
+                        CapacityProviderConfig={"LambdaManagedInstancesCapacityProviderConfig": {"CapacityProviderArn": capacity_provider}})
     shim, calls = recording_aws(workdir)
 
     def script(*args):
@@ -418,6 +424,17 @@ def check_deploy_script(emulator, workdir, stack_outputs):
           stg["Code"]["ImageUri"] == placeholder
           and len(lam.list_versions_by_function(FunctionName="image-api-stg")["Versions"]) == 1,
           f"image-api-stg: {stg['Code']['ImageUri']}")
+
+    publishes = [line for line in calls.read_text().splitlines() if line.startswith("lambda publish-version")]
+    check("deploy-function.sh update publishes a classic function's version without --publish-to",
+          len(publishes) == 1 and "--publish-to" not in publishes[0], str(publishes))
+
+    run, _, summary = script("update", "image-api-lmi", image, tag, "sha256:0123")
+    publishes = [line for line in calls.read_text().splitlines() if line.startswith("lambda publish-version")]
+    check("deploy-function.sh update on Lambda Managed Instances publishes to $LATEST.PUBLISHED (--publish-to LATEST_PUBLISHED)",
+          run.returncode == 0 and len(publishes) == 1 and "--publish-to LATEST_PUBLISHED" in publishes[0]
+          and lam.get_function(FunctionName="image-api-lmi")["Code"]["ImageUri"] == image,
+          f"exit {run.returncode}: {run.stdout}{run.stderr}\npublish-version calls: {publishes}")
 
     zip_function = stack_outputs["FunctionName"]
     before = lam.get_function_configuration(FunctionName=zip_function)
