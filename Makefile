@@ -190,11 +190,18 @@ lambda-invoke: ## POST $(EVENT) to the emulator and print the decoded response (
 bench: tools-wrk tools-lambda tools-lwa ## Benchmark both modes, N invocations at once, and sizes on loopback; writes target/bench/results.md
 	bash bench/run.sh
 
-deploy-zip: lambda-zip tools-aws ## Create or update STACK ($(BIN)-ENVIRONMENT) from the zip: ENVIRONMENT=dev BUCKET=<S3 bucket> [ARCH, PARAMS]
-	bash scripts/deploy-stack.sh zip '$(STACK)' '$(ENVIRONMENT)' '$(BUCKET)' Architecture=$(ARCH) $(PARAMS)
+# The inputs are checked first (deploy-stack.sh check), and only then are the zip built and the
+# AWS CLI installed, by a sub-make: as prerequisites they would run before any recipe line, so a
+# mistyped ENVIRONMENT would cost a full build before its one-line refusal.
+deploy-zip: ## Create or update STACK ($(BIN)-ENVIRONMENT) from the zip: ENVIRONMENT=dev BUCKET=<S3 bucket> [ARCH, PARAMS]
+	@bash scripts/deploy-stack.sh check zip '$(STACK)' '$(ENVIRONMENT)' '$(BUCKET)' '$(ARCH)'
+	@$(MAKE) --no-print-directory lambda-zip tools-aws
+	bash scripts/deploy-stack.sh zip '$(STACK)' '$(ENVIRONMENT)' '$(BUCKET)' '$(ARCH)' $(PARAMS)
 
-deploy-image: tools-aws ## Create or update STACK from an image in ECR: ENVIRONMENT=dev IMAGE=<registry>/<repo>:dev-latest [ARCH, PARAMS]
-	bash scripts/deploy-stack.sh image '$(STACK)' '$(ENVIRONMENT)' '$(IMAGE)' Architecture=$(ARCH) $(PARAMS)
+deploy-image: ## Create or update STACK from an image in ECR: ENVIRONMENT=dev IMAGE=<registry>/<repo>:dev-latest [ARCH, PARAMS]
+	@bash scripts/deploy-stack.sh check image '$(STACK)' '$(ENVIRONMENT)' '$(IMAGE)' '$(ARCH)'
+	@$(MAKE) --no-print-directory tools-aws
+	bash scripts/deploy-stack.sh image '$(STACK)' '$(ENVIRONMENT)' '$(IMAGE)' '$(ARCH)' $(PARAMS)
 
 e2e-aws: tools-aws tools-lambda ## Deploy the zip stack to MiniStack and call it through every front end; the deploy script's checks
 	$(TOOLS)/aws/bin/python3 tests/e2e/aws.py

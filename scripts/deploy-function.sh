@@ -10,6 +10,8 @@
 #   scripts/deploy-function.sh update FUNCTION IMAGE_URI TAG [DIGEST]
 #       Points FUNCTION at IMAGE_URI, waits until the update is done, publishes a version
 #       described by TAG, and writes image, digest, function and version to the job summary.
+#       On Lambda Managed Instances the version is $LATEST.PUBLISHED, the one an unqualified
+#       invoke runs there. A Zip function is left alone, and the job summary says so.
 #
 # GITHUB_OUTPUT and GITHUB_STEP_SUMMARY are the files GitHub Actions gives every step.
 set -euo pipefail
@@ -48,13 +50,31 @@ target() {
 }
 
 update() {
-  local function=$1 image=$2 tag=$3 digest=${4:-unknown} status version
+  local function=$1 image=$2 tag=$3 digest=${4:-unknown} config package capacity status version
+  config=$(aws lambda get-function-configuration --function-name "$function" \
+    --query '[PackageType, CapacityProviderConfig.LambdaManagedInstancesCapacityProviderConfig.CapacityProviderArn]' \
+    --output text)
+  read -r package capacity <<<"$config"
+  # A stack created with make deploy-zip has a Zip function, which has no image to point at:
+  # update-function-code --image-uri would fail every push. make deploy-zip updates it.
+  if [ "$package" = Zip ]; then
+    echo "$function is a Zip function: deploy.yml updates image functions only, so it is left as it is (update it with make deploy-zip)." \
+      | tee -a "$GITHUB_STEP_SUMMARY"
+    return
+  fi
+  # On Lambda Managed Instances an unqualified invoke runs $LATEST.PUBLISHED, not $LATEST, so
+  # the new code serves only once it is published there (AWS: "$LATEST.PUBLISHED version in
+  # Lambda Managed Instances"). Text output prints a missing field as None.
+  local publish=()
+  if [ "$capacity" != None ]; then
+    publish=(--publish-to LATEST_PUBLISHED)
+  fi
   status=$(aws lambda update-function-code --function-name "$function" --image-uri "$image" \
     --query LastUpdateStatus --output text)
   echo "update-function-code $function: $status"
   # The waiter polls every 5 s, at most 60 times: a bounded wait.
   aws lambda wait function-updated --function-name "$function"
-  version=$(aws lambda publish-version --function-name "$function" --description "$tag" \
+  version=$(aws lambda publish-version --function-name "$function" --description "$tag" "${publish[@]}" \
     --query Version --output text)
   echo "published $function version $version ($tag)"
   {

@@ -225,6 +225,21 @@ check(
     stack_envs is not None and set(stack_envs.group(1).split()) == allowed,
     f"{stack_envs and stack_envs.group(1)} vs {sorted(allowed)}",
 )
+stack_archs = re.search(r"^ARCHITECTURES='([^']*)'", read("scripts/deploy-stack.sh"), re.M)
+check(
+    "scripts/deploy-stack.sh accepts exactly template.yaml's architectures",
+    stack_archs is not None and set(stack_archs.group(1).split()) == set(template["Parameters"]["Architecture"]["AllowedValues"]),
+    f"{stack_archs and stack_archs.group(1)} vs {template['Parameters']['Architecture']['AllowedValues']}",
+)
+# The deploy targets check their inputs before anything slow: no prerequisites (they would run
+# first), and deploy-stack.sh check as the first recipe line.
+for target in ("deploy-zip", "deploy-image"):
+    rule = re.search(rf"^{target}:([^#\n]*)#.*\n\t(.*)", read("Makefile"), re.M)
+    check(
+        f"make {target} runs deploy-stack.sh check before it builds or installs anything",
+        rule is not None and not rule.group(1).strip() and "scripts/deploy-stack.sh check" in rule.group(2),
+        rule.group(0) if rule else f"no {target} rule in the Makefile",
+    )
 branch_map = re.search(r"^BRANCH_ENVIRONMENTS='([^']*)'", read("scripts/deploy-function.sh"), re.M)
 mapped = {line.split()[1] for line in branch_map.group(1).strip().splitlines()} if branch_map else set()
 check(

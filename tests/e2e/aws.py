@@ -20,10 +20,13 @@
    Redeploys closed: a JWT authorizer, an AWS_IAM Function URL, a reserved concurrency and an
    SNS topic for the alarms; callers without a token or a signature are refused.
 6. Runs scripts/deploy-function.sh (deploy.yml's AWS steps) against an image function made from
-   a placeholder image URI, and on an unmapped branch.
-7. Checks the failures: bad deploy inputs stop with one line, a deploy CloudFormation refuses
-   (a zip and an image, a reserved concurrency on Managed Instances) fails with its reason, an
-   emulator that exits at start or a taken port is reported.
+   a placeholder image URI, one on Managed Instances (publish-version must get --publish-to
+   LATEST_PUBLISHED), the zip stack's function (left unchanged, and said so), and on an
+   unmapped branch.
+7. Checks the failures: bad deploy inputs stop with one line (the cheap ones before any build),
+   a redeploy with the other ARCH is refused, a deploy CloudFormation refuses (a zip and an
+   image, a reserved concurrency on Managed Instances) fails with its reason, an emulator that
+   exits at start or a taken port is reported.
 8. Deletes the stack, checks its function, API, log groups and alarms are gone, and stops
    everything it started.
 
@@ -357,20 +360,42 @@ def check_closed(emulator):
           str({name: (a.get("AlarmActions"), a.get("OKActions")) for name, a in alarms.items()}))
 
 
-def check_deploy_script(emulator, workdir):
+def recording_aws(workdir):
+    """A folder whose `aws` logs its arguments, one call a line, to the file returned, then runs
+    the real AWS CLI: MiniStack accepts publish-version --publish-to and ignores it, so the
+    call is what can be checked."""
+    shim, log = Path(workdir, "aws-shim"), Path(workdir, "aws-calls")
+    shim.mkdir()
+    real = shutil.which("aws", path=str(local_aws.TOOLS_BIN))
+    if real is None:
+        raise Failure(f"the AWS CLI is not in {local_aws.TOOLS_BIN}: make tools-aws")
+    (shim / "aws").write_text(f'#!/bin/sh\nprintf \'%s\\n\' "$*" >> "{log}"\nexec "{real}" "$@"\n')
+    (shim / "aws").chmod(0o755)
+    return shim, log
+
+
+def check_deploy_script(emulator, workdir, stack_outputs):
     """scripts/deploy-function.sh, as deploy.yml runs it, against image functions: MiniStack can
-    create, update and version them, though not invoke them."""
+    create, update and version them, though not invoke them. Then against the zip stack's
+    function, which it must leave alone, and an image function on Lambda Managed Instances,
+    which MiniStack creates but does not run."""
     lam = emulator.client("lambda")
     placeholder = f"{local_aws.ACCOUNT}.dkr.ecr.{local_aws.REGION}.amazonaws.com/rust-hybrid-api:placeholder"
+    role = f"arn:aws:iam::{local_aws.ACCOUNT}:role/rust-hybrid-api"
     for name in ("image-api-dev", "image-api-stg"):
-        lam.create_function(FunctionName=name, PackageType="Image", Code={"ImageUri": placeholder},
-                            Role=f"arn:aws:iam::{local_aws.ACCOUNT}:role/rust-hybrid-api")
+        lam.create_function(FunctionName=name, PackageType="Image", Code={"ImageUri": placeholder}, Role=role)
+    capacity_provider = f"arn:aws:lambda:{local_aws.REGION}:{local_aws.ACCOUNT}:capacity-provider:rust-hybrid-api"
+    lam.create_function(FunctionName="image-api-lmi", PackageType="Image", Code={"ImageUri": placeholder}, Role=role,
+                        CapacityProviderConfig={"LambdaManagedInstancesCapacityProviderConfig": {"CapacityProviderArn": capacity_provider}})
+    shim, calls = recording_aws(workdir)
 
     def script(*args):
         output, summary = Path(workdir, "github-output"), Path(workdir, "step-summary")
         output.write_text("")
         summary.write_text("")
-        env = {**emulator.env(), "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary)}
+        calls.write_text("")
+        env = {**emulator.env(), "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary),
+               "PATH": f"{shim}:{emulator.env()['PATH']}"}
         run = subprocess.run(["bash", str(ROOT / "scripts/deploy-function.sh"), *args], env=env,
                              capture_output=True, text=True, timeout=120)
         outputs = dict(line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
@@ -400,6 +425,30 @@ def check_deploy_script(emulator, workdir):
           and len(lam.list_versions_by_function(FunctionName="image-api-stg")["Versions"]) == 1,
           f"image-api-stg: {stg['Code']['ImageUri']}")
 
+    publishes = [line for line in calls.read_text().splitlines() if line.startswith("lambda publish-version")]
+    check("deploy-function.sh update publishes a classic function's version without --publish-to",
+          len(publishes) == 1 and "--publish-to" not in publishes[0], str(publishes))
+
+    run, _, summary = script("update", "image-api-lmi", image, tag, "sha256:0123")
+    publishes = [line for line in calls.read_text().splitlines() if line.startswith("lambda publish-version")]
+    check("deploy-function.sh update on Lambda Managed Instances publishes to $LATEST.PUBLISHED (--publish-to LATEST_PUBLISHED)",
+          run.returncode == 0 and len(publishes) == 1 and "--publish-to LATEST_PUBLISHED" in publishes[0]
+          and lam.get_function(FunctionName="image-api-lmi")["Code"]["ImageUri"] == image,
+          f"exit {run.returncode}: {run.stdout}{run.stderr}\npublish-version calls: {publishes}")
+
+    zip_function = stack_outputs["FunctionName"]
+    before = lam.get_function_configuration(FunctionName=zip_function)
+    versions_before = lam.list_versions_by_function(FunctionName=zip_function)["Versions"]
+    run, _, summary = script("update", zip_function, image, tag, "sha256:0123")
+    after = lam.get_function_configuration(FunctionName=zip_function)
+    said = f"{zip_function} is a Zip function"
+    check("deploy-function.sh update on the zip stack's function changes nothing, exits 0 and says so in one line and in the summary",
+          run.returncode == 0 and run.stdout.count("\n") == 1 and said in run.stdout and said in summary
+          and (after["PackageType"], after["CodeSha256"]) == ("Zip", before["CodeSha256"])
+          and lam.list_versions_by_function(FunctionName=zip_function)["Versions"] == versions_before
+          and not any(line.startswith(("lambda update-function-code", "lambda publish-version")) for line in calls.read_text().splitlines()),
+          f"exit {run.returncode}: {run.stdout}{run.stderr}\nsummary: {summary}\nCodeSha256 {before['CodeSha256']} -> {after['CodeSha256']}")
+
     run, outputs, summary = script("target", "feature/login")
     check("deploy-function.sh target on an unmapped branch is a no-op: deploy=false, said in the summary",
           run.returncode == 0 and outputs == {"deploy": "false"} and "nothing to deploy" in summary,
@@ -407,16 +456,41 @@ def check_deploy_script(emulator, workdir):
 
 
 def check_failures(emulator):
-    for variables, expected in (
-        (["ENVIRONMENT=qa", f"BUCKET={local_aws.BUCKET}"], "deploy: ENVIRONMENT='qa' is not one of: prod dev stg tst"),
-        (["BUCKET=no-such-bucket"], "deploy: cannot use the bucket 'no-such-bucket'"),
+    host = f"ARCH={local_aws.HOST_ARCH}"
+    bucket = f"BUCKET={local_aws.BUCKET}"
+    # before_build: refused by deploy-stack.sh check, before make runs cargo lambda (whose
+    # command line make would print) or installs anything.
+    for target, variables, expected, before_build in (
+        ("deploy-zip", ["ENVIRONMENT=qa", bucket, host], "deploy: ENVIRONMENT='qa' is not one of: prod dev stg tst", True),
+        ("deploy-zip", ["BUCKET=", host], "deploy: BUCKET is empty", True),
+        ("deploy-zip", [bucket, "ARCH=sparc"], "deploy: ARCH='sparc' is not an architecture Lambda runs", True),
+        ("deploy-image", ["IMAGE=", host], "deploy: IMAGE is empty", True),
+        ("deploy-zip", ["BUCKET=no-such-bucket", host], "deploy: cannot use the bucket 'no-such-bucket'", False),
     ):
-        run = subprocess.run(["make", "--no-print-directory", "deploy-zip", f"ARCH={local_aws.HOST_ARCH}", *variables],
+        run = subprocess.run(["make", "--no-print-directory", target, *variables],
                              cwd=ROOT, env=emulator.env(), capture_output=True, text=True, timeout=120)
         said = [line for line in run.stderr.splitlines() if line.startswith("deploy: ")]
-        check(f"make deploy-zip {' '.join(variables)} exits non-zero with one line",
-              run.returncode != 0 and len(said) == 1 and said[0].startswith(expected),
+        built = "cargo lambda" in run.stdout + run.stderr
+        check(f"make {target} {' '.join(variables)} exits non-zero with one line{', before any build' if before_build else ''}",
+              run.returncode != 0 and len(said) == 1 and said[0].startswith(expected) and not (before_build and built),
               f"exit {run.returncode}\n{run.stdout}{run.stderr}")
+
+    # The stack runs on this machine's CPU; a redeploy for the other one is refused before
+    # anything is uploaded or deployed. Run as make deploy-zip runs it, without building the zip
+    # for the other CPU only to be refused.
+    other = "arm64" if local_aws.HOST_ARCH == "x86_64" else "x86_64"
+    cloudformation = emulator.client("cloudformation")
+    before = cloudformation.describe_stacks(StackName=STACK)["Stacks"][0]
+    run = subprocess.run(["bash", "scripts/deploy-stack.sh", "zip", STACK, ENVIRONMENT, local_aws.BUCKET, other],
+                         cwd=ROOT, env=emulator.env(), capture_output=True, text=True, timeout=120)
+    after = cloudformation.describe_stacks(StackName=STACK)["Stacks"][0]
+    said = [line for line in run.stderr.splitlines() if line.startswith("deploy: ")]
+    check(f"a redeploy of the {local_aws.HOST_ARCH} stack with ARCH={other} is refused in one line naming ARCH={local_aws.HOST_ARCH}, the stack unchanged",
+          run.returncode == 1 and len(said) == 1 and not run.stdout
+          and f"runs on {local_aws.HOST_ARCH}, not ARCH={other}: pass ARCH={local_aws.HOST_ARCH}" in said[0]
+          and after.get("LastUpdatedTime") == before.get("LastUpdatedTime") and after["Parameters"] == before["Parameters"],
+          f"exit {run.returncode}\n{run.stdout}{run.stderr}")
+
     for environment, params, reason in (
         ("dev", "ImageUri=example.com/not-both:1", "not both"),
         ("stg", "ReservedConcurrency=5 CapacityProviderArn=arn:aws:lambda:us-east-1:000000000000:capacity-provider:cp",
@@ -480,7 +554,7 @@ def main():
         check_redeploy(emulator, ends)
         check_streaming(emulator, reference_url)
         check_closed(emulator)
-        check_deploy_script(emulator, workdir)
+        check_deploy_script(emulator, workdir, outputs)
         check_failures(emulator)
         check_delete(emulator, outputs)
     except Failure as failure:
