@@ -61,7 +61,8 @@ def intrinsic(loader, suffix, node):
 
 CfnLoader.add_multi_constructor("!", intrinsic)
 
-package = tomllib.loads(read("Cargo.toml"))["package"]["name"]
+manifest = tomllib.loads(read("Cargo.toml"))
+package = manifest["package"]["name"]
 compose = yaml.safe_load(read("compose.yml"))["services"]
 template = yaml.load(read("template.yaml"), Loader=CfnLoader)
 dockerfiles = {name: read(name) for name in ("Dockerfile.lambda", "Dockerfile.local")}
@@ -115,13 +116,12 @@ check(
     builder and base and base.group(1) == "cc" and (builder.group(1), base.group(2)) == ("bookworm", "12"),
     f"builder {builder and builder.group(1)}, base {base and base.group(0)}",
 )
-rust_version = tomllib.loads(read("Cargo.toml"))["package"]["rust-version"]
+rust_version = manifest["package"]["rust-version"]
 for name, text in dockerfiles.items():
     pinned = re.search(r"^ARG RUST_VERSION=(\S+)", text, re.M)
     check(f"{name} builds with Cargo.toml's rust-version", pinned and pinned.group(1) == rust_version, pinned and pinned.group(1))
 # One allocator and one set of dependencies for every target: a cfg on the target would let the
 # images' build differ from the measured one again (a musl-only allocator, say).
-manifest = tomllib.loads(read("Cargo.toml"))
 sources = "\n".join(path.read_text() for path in sorted((ROOT / "src").rglob("*.rs")))
 check("Cargo.toml has no target-specific dependencies", "target" not in manifest, sorted(manifest.get("target", {})))
 check(
@@ -234,7 +234,7 @@ check(
 # The deploy targets check their inputs before anything slow: no prerequisites (they would run
 # first), and deploy-stack.sh check as the first recipe line.
 for target in ("deploy-zip", "deploy-image"):
-    rule = re.search(rf"^{target}:([^#\n]*)#.*\n\t(.*)", read("Makefile"), re.M)
+    rule = re.search(rf"^{target}:([^#\n]*)#.*\n\t(.*)", makefile, re.M)
     check(
         f"make {target} runs deploy-stack.sh check before it builds or installs anything",
         rule is not None and not rule.group(1).strip() and "scripts/deploy-stack.sh check" in rule.group(2),
@@ -358,7 +358,7 @@ for key, r in resources.items():
 check(
     "template.yaml suppresses at most four checkov or cfn-lint rules in all, each checkov skip with its reason",
     len(skips) + len(ignores) <= 4 and all(comment.strip() for _, _, comment in skips),
-    f"checkov skips {skips}, serverless ignores {ignores}",
+    f"checkov skips {skips}, cfn-lint ignores {ignores}",
 )
 
 # Hygiene.

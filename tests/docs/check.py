@@ -173,11 +173,12 @@ for line in graph.splitlines():
             drawn[module] = set(re.findall(r"`([a-z_]+)`", row[1]))
 modules = sorted(p.stem for p in (ROOT / "src").iterdir() if p.stem not in ("lib", "main"))
 for module in modules:
+    imports = crate_imports(module)
     if module not in drawn:
         problems.append(f"docs/ARCHITECTURE.md: the module table has no row for {module}")
-    elif drawn[module] != crate_imports(module):
+    elif drawn[module] != imports:
         problems.append(
-            f"docs/ARCHITECTURE.md: {module} imports {sorted(crate_imports(module))}, the module table says {sorted(drawn[module])}"
+            f"docs/ARCHITECTURE.md: {module} imports {sorted(imports)}, the module table says {sorted(drawn[module])}"
         )
 
 makefile = (ROOT / "Makefile").read_text()

@@ -46,32 +46,29 @@ cargo build --quiet --bin rust-hybrid-api --example decode_envelope
 
 passed=0 failed=0
 
-# A missing EVENT is refused before anything is posted: nothing listens on the port below, so a
-# post would end in curl's own connection error instead of this message.
-closed=$(free_port)
-if output=$(make --no-print-directory lambda-invoke LAMBDA_PORT="$closed" EVENT=events/no-such-event.json 2>&1); then
-  failed=$((failed + 1)); echo "FAIL lambda-invoke with a missing EVENT exited 0: $output" >&2
-elif grep -qF 'EVENT=events/no-such-event.json does not exist' <<<"$output" && ! grep -q 'curl' <<<"$output"; then
-  passed=$((passed + 1)); echo "ok   lambda-invoke EVENT=events/no-such-event.json -> does not exist, nothing posted"
-else
-  failed=$((failed + 1)); echo "FAIL lambda-invoke with a missing EVENT: $output" >&2
-fi
+# refused LABEL SAYS POSTS [VARIABLE=VALUE ...]: `make lambda-invoke` with the variables, against
+# a port where nothing listens, must fail and say SAYS without the decoder running; with POSTS
+# "before-post", without curl running either.
+refused() {
+  local label=$1 says=$2 posts=$3 output
+  shift 3
+  if output=$(make --no-print-directory lambda-invoke LAMBDA_PORT="$closed" "$@" 2>&1); then
+    failed=$((failed + 1)); echo "FAIL lambda-invoke $label exited 0: $output" >&2
+  elif grep -qF -- "$says" <<<"$output" && ! grep -qF 'decode_envelope' <<<"$output" \
+      && ! { [ "$posts" = before-post ] && grep -q 'curl' <<<"$output"; }; then
+    passed=$((passed + 1)); echo "ok   lambda-invoke $label -> $says"
+  else
+    failed=$((failed + 1)); echo "FAIL lambda-invoke $label: expected '$says', got: $output" >&2
+  fi
+}
 
-if output=$(make --no-print-directory lambda-invoke LAMBDA_PORT="$closed" EVENT=events/ 2>&1); then
-  failed=$((failed + 1)); echo "FAIL lambda-invoke with EVENT=events/ exited 0: $output" >&2
-elif grep -qF 'EVENT=events/ is not a file' <<<"$output"; then
-  passed=$((passed + 1)); echo "ok   lambda-invoke EVENT=events/ -> is not a file"
-else
-  failed=$((failed + 1)); echo "FAIL lambda-invoke with EVENT=events/: $output" >&2
-fi
-if output=$(make --no-print-directory lambda-invoke LAMBDA_PORT="$closed" 2>&1); then
-  failed=$((failed + 1)); echo "FAIL lambda-invoke with no emulator exited 0: $output" >&2
-elif grep -qF "nothing answered at http://127.0.0.1:$closed/" <<<"$output" && grep -qF 'make lambda-watch' <<<"$output" \
-    && ! grep -qF 'decode_envelope' <<<"$output"; then
-  passed=$((passed + 1)); echo "ok   lambda-invoke with no emulator -> nothing answered, start make lambda-watch"
-else
-  failed=$((failed + 1)); echo "FAIL lambda-invoke with no emulator: $output" >&2
-fi
+# A missing EVENT, or a folder, is refused before anything is posted: nothing listens on the
+# port below, so a post would end in curl's own connection error instead.
+closed=$(free_port)
+refused "with a missing EVENT" 'EVENT=events/no-such-event.json does not exist' before-post EVENT=events/no-such-event.json
+refused "with EVENT=events/" 'EVENT=events/ is not a file' before-post EVENT=events/
+refused "with no emulator" \
+  "nothing answered at http://127.0.0.1:$closed/2015-03-31/functions/rust-hybrid-api/invocations: start the emulator first (make lambda-watch" posts
 
 # invoke PORT LABEL FILE FIRST EXPECT: `make lambda-invoke` of FILE; the decoded answer's first
 # line must start with FIRST, and it must contain EXPECT.
